@@ -1,0 +1,95 @@
+/* queue.h -- the job pipeline, the workers that run it, and webhook delivery.
+ *
+ * The queue itself lives in the store (store.h: claim/heartbeat/reap). This module owns:
+ *  - vx_job_set_state(): the one function that changes a job's state (STYLE.md R16);
+ *  - the pipeline: named phases behind one interface (image -> inventory -> sandbox ->
+ *    trace -> reach -> vex); a phase that does not exist yet fails the job with
+ *    "phase '<name>' is not available yet" -- never a fake result;
+ *  - vx_workers: N worker threads that claim, heartbeat, run and finish jobs, plus a
+ *    reaper that returns expired leases to the queue;
+ *  - vx_webhooks: a background sender of signed webhook deliveries.
+ */
+#ifndef VX_QUEUE_QUEUE_H
+#define VX_QUEUE_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h" /* for enum vx_job_state, struct vx_job_update */
+
+struct vx_err;
+
+/* Validates, persists (compare-and-set on 'from'), logs "job <id>: running -> failed".
+ * worker_id NULL = no lease check. */
+int vx_job_set_state(struct vx_store *s, const char *id, const char *worker_id,
+                     enum vx_job_state from, enum vx_job_state to,
+                     const struct vx_job_update *upd, int64_t backoff_ms, struct vx_err **err);
+
+/* ---- pipeline -------------------------------------------------------------------------- */
+
+struct vx_phase_ctx {
+    struct vx_store *store;        /* borrowed */
+    const struct vx_job_rec *job;  /* borrowed for the run */
+    const char *worker_id;
+    const char *data_dir;
+    /* true once the job's cancellation was seen by the heartbeat (or shutdown began) */
+    bool (*should_stop)(const struct vx_phase_ctx *ctx);
+    void *priv;                    /* the worker's own state */
+};
+
+struct vx_phase {
+    const char *name;  /* "image", "inventory", "sandbox", "trace", "reach", "vex" */
+    int progress_end;  /* progress_percent once this phase is done */
+    /* 0 on success; -code with *err on failure (the job fails with the message). */
+    int (*run)(struct vx_phase_ctx *ctx, struct vx_err **err);
+};
+
+/* The phases in order; *n gets their count. Static storage. */
+const struct vx_phase *vx_pipeline_phases(size_t *n);
+
+/* ---- workers --------------------------------------------------------------------------- */
+
+struct vx_workers_config {
+    int threads;               /* worker threads in this process; default 2 */
+    const char *worker_prefix; /* worker ids are "<prefix>-<n>"; default "<host>-<pid>" */
+    const char *data_dir;
+    int64_t lease_ms;          /* default 30000 */
+    int64_t heartbeat_ms;      /* default lease_ms / 3 */
+    int64_t reap_interval_ms;  /* default 5000; 0 = default, -1 = this process never reaps */
+    int64_t retry_backoff_ms;  /* base of the exponential retry backoff; default 5000 */
+    int64_t poll_ms;           /* idle wait between claims; default 500 */
+    /* Testing knob (documented): each phase waits this long, checking for cancellation,
+     * before it runs. Lets tests hold a job in 'running'. 0 = off. */
+    int64_t debug_phase_delay_ms;
+};
+
+struct vx_workers;
+
+/* Starts the threads. The store is borrowed until vx_workers_stop(). */
+int vx_workers_start(const struct vx_workers_config *cfg, struct vx_store *store,
+                     struct vx_workers **out, struct vx_err **err);
+/* Graceful stop: no new claims; a job in progress is handed back to the queue (state
+ * queued, retry not counted) unless it finishes first. Joins and frees. NULL is fine. */
+void vx_workers_stop(struct vx_workers *w);
+/* Busy and total slots of this process (metrics). */
+void vx_workers_usage(const struct vx_workers *w, int *busy, int *slots);
+
+/* ---- webhooks -------------------------------------------------------------------------- */
+
+struct vx_webhooks_config {
+    const char *secret;        /* HMAC-SHA256 key; required */
+    int max_attempts;          /* default 8 */
+    int64_t backoff_ms;        /* first retry delay, doubled each attempt; default 2000 */
+    int64_t timeout_ms;        /* per request; default 10000 */
+    int64_t poll_ms;           /* default 500 */
+};
+
+struct vx_webhooks;
+
+/* Starts one background sender thread. Header "X-Vexxy-Signature: sha256=<hex>" is the
+ * HMAC of the exact body; "X-Vexxy-Delivery: <id>" and "X-Vexxy-Event: job.<state>" too. */
+int vx_webhooks_start(const struct vx_webhooks_config *cfg, struct vx_store *store,
+                      struct vx_webhooks **out, struct vx_err **err);
+void vx_webhooks_stop(struct vx_webhooks *w);
+
+#endif
