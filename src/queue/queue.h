@@ -40,6 +40,7 @@ struct vx_phase_ctx {
 struct vx_phase {
     const char *name;  /* "image", "inventory", "sandbox", "trace", "reach", "vex" */
     int progress_end;  /* progress_percent once this phase is done */
+    bool analyzing;    /* runs in state 'analyzing' (after the workload ran), else 'running' */
     /* 0 on success; -code with *err on failure (the job fails with the message). */
     int (*run)(struct vx_phase_ctx *ctx, struct vx_err **err);
 };
@@ -61,6 +62,7 @@ struct vx_workers_config {
     /* Testing knob (documented): each phase waits this long, checking for cancellation,
      * before it runs. Lets tests hold a job in 'running'. 0 = off. */
     int64_t debug_phase_delay_ms;
+    int evidence_retention_days; /* evidence older than this is purged; default 90 */
 };
 
 struct vx_workers;
@@ -69,7 +71,8 @@ struct vx_workers;
 int vx_workers_start(const struct vx_workers_config *cfg, struct vx_store *store,
                      struct vx_workers **out, struct vx_err **err);
 /* Graceful stop: no new claims; a job in progress is handed back to the queue (state
- * queued, retry not counted) unless it finishes first. Joins and frees. NULL is fine. */
+ * queued; this counts as one retry) at its next phase boundary. Joins and frees. NULL is
+ * fine. */
 void vx_workers_stop(struct vx_workers *w);
 /* Busy and total slots of this process (metrics). */
 void vx_workers_usage(const struct vx_workers *w, int *busy, int *slots);

@@ -1,0 +1,120 @@
+/* service.c -- signal handling, directories and secrets for the long-running commands. */
+#include "common/setup.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/service.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/util.h"  /* for vx_random_bytes(), vx_hex() */
+
+void vx_service_block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int vx_service_wait(const sigset_t *set)
+{
+    int sig = 0;
+
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            vx_info("SIGHUP ignored (restart to reload configuration)");
+            continue;
+        }
+        return sig;
+    }
+}
+
+int vx_service_mkdirs(const char *dir)
+{
+    char *p = vx_xstrdup(dir);
+    int rc = 0;
+
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            rc = -1;
+        *s = '/';
+    }
+    if (mkdir(p, 0700) < 0 && errno != EEXIST)
+        rc = -1;
+    if (rc < 0)
+        fprintf(stderr, "vexxy: cannot create directory '%s': %s\n", dir, strerror(errno));
+    free(p);
+    return rc;
+}
+
+char *vx_service_webhook_secret(const char *given, const char *data_dir)
+{
+    char *path = NULL, *secret = NULL;
+    char buf[256];
+    ssize_t n;
+    int fd;
+
+    if (given && *given)
+        return vx_xstrdup(given);
+    path = vx_xasprintf("%s/webhook.secret", data_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0) {
+            fprintf(stderr, "vexxy: webhook secret file '%s' is empty or unreadable\n", path);
+            goto out;
+        }
+        buf[n] = '\0';
+        buf[strcspn(buf, "\r\n")] = '\0';
+        secret = vx_xstrdup(buf);
+        goto out;
+    }
+    if (errno != ENOENT) {
+        fprintf(stderr, "vexxy: open '%s': %s\n", path, strerror(errno));
+        goto out;
+    }
+    {
+        unsigned char raw[32];
+        char hex[65];
+
+        vx_random_bytes(raw, sizeof(raw));
+        vx_hex(raw, sizeof(raw), hex);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, hex, 64) != 64 || write(fd, "\n", 1) != 1) {
+            fprintf(stderr, "vexxy: write '%s': %s\n", path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+        close(fd);
+        vx_info("generated a webhook signing secret in '%s' (set --webhook-secret to choose one)",
+                path);
+        secret = vx_xstrdup(hex);
+    }
+out:
+    free(path);
+    return secret;
+}
+
+int vx_service_log_level(const char *name)
+{
+    enum vx_log_level lvl;
+
+    if (vx_log_level_parse(name, &lvl) < 0) {
+        fprintf(stderr, "vexxy: --log-level must be debug, info, warn, error or off\n");
+        return -1;
+    }
+    vx_log_set_level(lvl);
+    return 0;
+}

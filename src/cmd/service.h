@@ -1,0 +1,22 @@
+/* service.h -- pieces shared by `vexxy serve` and `vexxy worker` (service.c). */
+#ifndef VX_CMD_SERVICE_H
+#define VX_CMD_SERVICE_H
+
+#include <signal.h>
+
+struct vx_opt;
+
+/* Blocks SIGINT/SIGTERM/SIGHUP/SIGPIPE in the calling thread, before any thread starts, so
+ * every thread inherits the mask and the main thread alone takes them with sigwait. */
+void vx_service_block_signals(sigset_t *set);
+/* Waits for SIGINT/SIGTERM; returns the signal. */
+int vx_service_wait(const sigset_t *set);
+/* Creates dir (and parents) with mode 0700 if missing; 0 or -1 with a message printed. */
+int vx_service_mkdirs(const char *dir);
+/* The webhook secret: the given one, else <data_dir>/webhook.secret (created 0600 with 32
+ * random bytes on first use). Caller frees. NULL with a message printed on failure. */
+char *vx_service_webhook_secret(const char *given, const char *data_dir);
+/* Applies --log-level; 0 or -1 with a message. */
+int vx_service_log_level(const char *name);
+
+#endif

@@ -1,0 +1,61 @@
+/* pipeline.c -- the analysis pipeline as a list of named phases (DESIGN.md §1).
+ *
+ * DESIGN
+ * A job runs image -> inventory -> sandbox -> trace -> reach -> vex, each phase writing its
+ * outputs to the store before the next starts. Each phase is one struct vx_phase; later
+ * issues replace the run function of a phase with the real one. Until then a phase says
+ * that it is not available yet, and the job fails with that message: the service never
+ * invents a result.
+ */
+#include "common/setup.h"
+
+#include "queue/queue.h"
+#include "common/err.h" /* for vx_err_set() */
+
+static int phase_unavailable(const char *name, struct vx_err **err)
+{
+    return vx_err_set(err, VX_E_NOT_AVAILABLE, 0,
+                      "phase '%s' is not available yet in this version of vexxy", name);
+}
+
+static int run_image(struct vx_phase_ctx *ctx, struct vx_err **err)
+{
+    return phase_unavailable("image", err);
+}
+
+static int run_inventory(struct vx_phase_ctx *ctx, struct vx_err **err)
+{
+    return phase_unavailable("inventory", err);
+}
+
+static int run_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
+{
+    return phase_unavailable("sandbox", err);
+}
+
+static int run_trace(struct vx_phase_ctx *ctx, struct vx_err **err)
+{
+    return phase_unavailable("trace", err);
+}
+
+static int run_reach(struct vx_phase_ctx *ctx, struct vx_err **err)
+{
+    return phase_unavailable("reach", err);
+}
+
+static int run_vex(struct vx_phase_ctx *ctx, struct vx_err **err)
+{
+    return phase_unavailable("vex", err);
+}
+
+static const struct vx_phase phases[] = {
+    {"image", 15, false, run_image},     {"inventory", 25, false, run_inventory},
+    {"sandbox", 45, false, run_sandbox}, {"trace", 75, false, run_trace},
+    {"reach", 90, true, run_reach},      {"vex", 100, true, run_vex},
+};
+
+const struct vx_phase *vx_pipeline_phases(size_t *n)
+{
+    *n = VX_ARRAY_SIZE(phases);
+    return phases;
+}
