@@ -43,6 +43,9 @@ void vx_auth_free(struct vx_auth *a);
 /* Resolves an "Authorization" header value ("Bearer <token>"). -VX_E_UNAUTHORIZED with a
  * reason ("missing bearer token", "token expired", "unknown api key", "api key revoked",
  * "bad signature", ...). Thread-safe. */
+/* Caching: successful API key lookups (and JWT organizations) are kept per vx_auth for
+ * cfg->cache_ttl_ms, so a key revoked elsewhere keeps working on an instance that cached
+ * it for up to that long. Store failures keep their own code (not UNAUTHORIZED). */
 int vx_auth_check(struct vx_auth *a, const char *authorization, struct vx_principal *out,
                   struct vx_err **err);
 

@@ -40,6 +40,7 @@ struct receiver {
     int port;
     enum mode mode;
     pthread_t thread;
+    bool started;       /* the mutex lives until teardown, so counts stay readable */
     atomic_bool stop;
     pthread_mutex_t mu;
     int posts;          /* guarded by mu */
@@ -170,6 +171,7 @@ static int receiver_start(struct receiver *rx, enum mode mode)
     rx->mode = mode;
     atomic_init(&rx->stop, false);
     pthread_mutex_init(&rx->mu, NULL);
+    rx->started = true;
     rx->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (rx->fd < 0)
         return -1;
@@ -188,7 +190,6 @@ static void receiver_stop(struct receiver *rx)
     atomic_store(&rx->stop, true);
     pthread_join(rx->thread, NULL);
     close(rx->fd);
-    pthread_mutex_destroy(&rx->mu);
 }
 
 static int rx_count(struct receiver *rx, bool connections)
@@ -243,6 +244,8 @@ static int teardown(void **state)
     char *cmd = vx_xasprintf("rm -rf '%s'", f->dir);
 
     vx_store_close(f->store);
+    if (f->rx.started)
+        pthread_mutex_destroy(&f->rx.mu);
     if (system(cmd) != 0)
         fprintf(stderr, "cleanup of %s failed\n", f->dir);
     free(cmd);
