@@ -17,8 +17,9 @@
  *
  * Each request: POST of the stored payload, "Content-Type: application/json",
  * "User-Agent: vexxy/<version>", "X-Vexxy-Signature: sha256=<hex HMAC-SHA256(secret,
- * body)>", "X-Vexxy-Delivery: <id>", "X-Vexxy-Event: <payload's "event">"; total timeout
- * timeout_ms; no redirects; only http and https; no signals (we are one thread of many).
+ * body)>", "X-Vexxy-Delivery: <id>", "X-Vexxy-Event: <payload's "event">" (left out when the
+ * payload has no plain "event" string); total timeout timeout_ms; no redirects; only http
+ * and https; no signals (we are one thread of many).
  *
  * Locking: w->mu guards 'stopping' for the condvar; 'abort_io' mirrors it for curl's
  * callback, which must not block.
