@@ -1,0 +1,49 @@
+# Makefile -- the developer's entry points; CMake does the building (see README.md).
+#
+#   make deps         install the Debian packages (scripts/install-deps.sh; idempotent)
+#   make build        RelWithDebInfo build in build/ with -Werror
+#   make test         deps + the whole suite: gcc, ASan+UBSan, fuzz smoke (scripts/run-tests.sh)
+#   make asan         ASan+UBSan build in build-asan/ and its ctest run
+#   make fuzz         clang + libFuzzer targets in build-fuzz/ and their smoke tests
+#   make bench-api    REST API throughput/latency against the FastAPI baseline (never in test)
+#   make format       clang-format 14 in place; make format-check fails on any difference
+#   make clean        remove the build directories
+
+JOBS ?= 2
+CMAKE ?= cmake
+CLANG_FORMAT ?= clang-format
+
+FORMAT_FILES = $(shell find src tests -type d -name corpus -prune -o \
+                 -type f \( -name '*.c' -o -name '*.h' \) -print 2>/dev/null | sort)
+
+.PHONY: all deps build test asan fuzz bench-api format format-check clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+build:
+	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVX_WERROR=ON
+	$(CMAKE) --build build -j$(JOBS)
+
+test: deps
+	scripts/run-tests.sh
+
+asan:
+	VX_PHASES=asan scripts/run-tests.sh
+
+fuzz:
+	VX_PHASES=fuzz scripts/run-tests.sh
+
+bench-api:
+	bench/bench-api.sh
+
+format:
+	$(CLANG_FORMAT) --style=file -i $(FORMAT_FILES)
+
+format-check:
+	$(CLANG_FORMAT) --style=file --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build build-asan build-fuzz build-bench
