@@ -3,6 +3,9 @@
 
   check_docs.py routes SRC_DIR   every VX_ROUTE(METHOD, "PATH", ...) in src/api/routes.def
                                  has a line "METHOD PATH" in docs/api.md
+  check_docs.py options SRC_DIR every option of src/cmd/serve.c and src/cmd/worker.c (their
+                                 {"name", VX_OPT_...} tables) appears as `--name` in
+                                 docs/configuration.md
   check_docs.py codes SRC_DIR    every VX_CODE(NAME, VALUE, HTTP, "api") in src/common/codes.def
                                  has a row | VALUE | VX_NAME | HTTP | api | ... | in
                                  docs/errors.md, and every row there names a real code
@@ -15,6 +18,7 @@ import re
 import sys
 
 ROUTE_RE = re.compile(r'^\s*VX_ROUTE\(\s*([A-Z]+)\s*,\s*"([^"]+)"')
+OPT_RE = re.compile(r'\{\s*"([a-z0-9-]+)"\s*,\s*VX_OPT_(?:STR|INT|BOOL)')
 CODE_RE = re.compile(r'^\s*VX_CODE\(\s*([A-Z0-9_]+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*"([^"]*)"')
 
 
@@ -88,11 +92,33 @@ def check_codes(src):
     return 1 if bad else 0
 
 
+def check_options(src):
+    doc = read(os.path.join(src, "docs", "configuration.md"))
+    bad = total = 0
+    for cmd in ("serve", "worker"):
+        path = os.path.join(src, "src", "cmd", cmd + ".c")
+        if not os.path.exists(path):
+            continue
+        for name in OPT_RE.findall(read(path)):
+            total += 1
+            if not re.search(r"`--" + re.escape(name) + r"[ `=]", doc):
+                print(f"docs/configuration.md: 'vexxy {cmd} --{name}' is not documented")
+                bad += 1
+    if total == 0:
+        print("skip: no option tables in src/cmd/serve.c or src/cmd/worker.c")
+        return 77
+    print(f"{total} options checked, {bad} undocumented")
+    return 1 if bad else 0
+
+
+CHECKS = {"routes": check_routes, "codes": check_codes, "options": check_options}
+
+
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("routes", "codes"):
+    if len(argv) != 3 or argv[1] not in CHECKS:
         print(__doc__)
         return 2
-    return check_routes(argv[2]) if argv[1] == "routes" else check_codes(argv[2])
+    return CHECKS[argv[1]](argv[2])
 
 
 if __name__ == "__main__":
