@@ -1,7 +1,7 @@
 # Makefile -- the developer's entry points; CMake does the building (see README.md).
 #
 #   make deps         install the Debian packages (scripts/install-deps.sh; idempotent)
-#   make build        RelWithDebInfo build in build/ with -Werror
+#   make build        RelWithDebInfo build in build/ (BUILD_DIR=...) with -Werror
 #   make test         deps + the whole suite: gcc, ASan+UBSan, fuzz smoke (scripts/run-tests.sh)
 #   make asan         ASan+UBSan build in build-asan/ and its ctest run
 #   make fuzz         clang + libFuzzer targets in build-fuzz/ and their smoke tests
@@ -10,6 +10,7 @@
 #   make clean        remove the build directories
 
 JOBS ?= 2
+BUILD_DIR ?= build
 CMAKE ?= cmake
 CLANG_FORMAT ?= clang-format
 
@@ -24,8 +25,8 @@ deps:
 	scripts/install-deps.sh
 
 build:
-	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVX_WERROR=ON
-	$(CMAKE) --build build -j$(JOBS)
+	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVX_WERROR=ON
+	$(CMAKE) --build $(BUILD_DIR) -j$(JOBS)
 
 test: deps
 	scripts/run-tests.sh

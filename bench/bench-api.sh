@@ -132,8 +132,13 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else printf "-" }'; }
 row() {  # endpoint vx_rps vx_p99 base_rps base_p99
-    printf '%-34s %12.0f %10.2f %14s %12s %8s\n' "$1" "$2" "$3" "${4:--}" "${5:--}" \
-        "$( [ "$have_base" = 1 ] && ratio "$2" "$4" || echo -)"
+    local b_rps=- b_p99=- r=-
+    if [ "$have_base" = 1 ]; then
+        b_rps=$(printf '%.0f' "$4")
+        b_p99=$(printf '%.2f' "$5")
+        r=$(ratio "$2" "$4")
+    fi
+    printf '%-34s %12.0f %10.2f %14s %12s %8s\n' "$1" "$2" "$3" "$b_rps" "$b_p99" "$r"
 }
 
 echo
