@@ -16,15 +16,15 @@ struct vx_auth;
 struct vx_workers;
 
 struct vx_api_config {
-    const char *listen_addr;   /* IPv4/IPv6 literal; default "127.0.0.1" */
-    int port;                  /* 0 = any free port (see vx_api_port) */
-    int threads;               /* MHD thread pool size; default 2 */
-    size_t max_body_bytes;     /* default 10 MiB; larger bodies get 413 */
-    bool no_auth;              /* only allowed when listen_addr is loopback */
-    struct vx_store *store;    /* borrowed */
-    struct vx_auth *auth;      /* borrowed; NULL only with no_auth */
-    struct vx_workers *workers;/* borrowed, may be NULL (API-only instance) */
-    const char *public_url;    /* base URL used in documents' ids; default http://host:port */
+    const char *listen_addr;    /* IPv4/IPv6 literal; default "127.0.0.1" */
+    int port;                   /* 0 = any free port (see vx_api_port) */
+    int threads;                /* MHD thread pool size; default 2 */
+    size_t max_body_bytes;      /* default 10 MiB; larger bodies get 413 */
+    bool no_auth;               /* only allowed when listen_addr is loopback */
+    struct vx_store *store;     /* borrowed */
+    struct vx_auth *auth;       /* borrowed; NULL only with no_auth */
+    struct vx_workers *workers; /* borrowed, may be NULL (API-only instance) */
+    const char *public_url;     /* base URL used in documents' ids; default http://host:port */
 };
 
 struct vx_api;
