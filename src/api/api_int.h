@@ -156,6 +156,7 @@ struct vx_api_req {
     struct vx_principal principal; /* set before a VX_AUTH_TOKEN handler runs */
     struct vx_buf body;            /* request body, capped at api->max_body */
     bool body_too_large;
+    size_t discarded; /* body bytes dropped after passing the cap */
     int64_t start_ns; /* monotonic */
     char request_id[65];
     bool responded;

@@ -496,6 +496,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->body_too_large = true;
             vx_buf_release(&r->body);
         }
+        /* MHD cannot answer in the middle of an upload, so a streamed body over the cap is
+         * drained and answered 413 at its end -- but only up to one more cap's worth: past
+         * that the client is not going to stop, and the connection is dropped. */
+        if (r->body_too_large) {
+            r->discarded += *upload_data_size;
+            if (r->discarded > api->max_body) {
+                vx_debug("api: %s %s: streamed body passed twice the cap, closing rid=%s",
+                         r->method_name, r->path, r->request_id);
+                return MHD_NO;
+            }
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
