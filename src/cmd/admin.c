@@ -26,10 +26,10 @@
 #include "cmd/service.h"  /* for vx_service_mkdirs() */
 #include "common/alloc.h" /* for vx_xstrdup(), vx_xasprintf() */
 #include "common/err.h"
-#include "common/json.h"  /* for vx_json_dump() */
-#include "common/util.h"  /* for vx_parse_i64(), vx_time_iso8601(), vx_now_ms() */
+#include "common/json.h" /* for vx_json_dump() */
+#include "common/util.h" /* for vx_parse_i64(), vx_time_iso8601(), vx_now_ms() */
 #include "store/store.h"
-#include "auth/auth.h"    /* for vx_apikey_issue(), vx_jwt_sign_hs256() */
+#include "auth/auth.h" /* for vx_apikey_issue(), vx_jwt_sign_hs256() */
 
 static const char usage_text[] =
     "usage: vexxy admin [--db URL] org create NAME [--id ID] [--tier T] [--jobs-per-month N]\n"
@@ -46,14 +46,26 @@ static const char usage_text[] =
 
 /* What every verb shares: where the store is and, once opened, the store itself. */
 struct admin {
-    char *db;          /* owned; from --db, or NULL until resolved */
-    bool db_explicit;  /* --db or $VEXXY_DB named the store */
+    char *db;         /* owned; from --db, or NULL until resolved */
+    bool db_explicit; /* --db or $VEXXY_DB named the store */
     struct vx_store *store;
 };
 
 enum {
-    OPT_DB = 256, OPT_ID, OPT_TIER, OPT_JPM, OPT_JSON, OPT_ORG, OPT_NAME, OPT_MONTH,
-    OPT_SECRET, OPT_ISSUER, OPT_AUDIENCE, OPT_TTL, OPT_SUB, OPT_HELP
+    OPT_DB = 256,
+    OPT_ID,
+    OPT_TIER,
+    OPT_JPM,
+    OPT_JSON,
+    OPT_ORG,
+    OPT_NAME,
+    OPT_MONTH,
+    OPT_SECRET,
+    OPT_ISSUER,
+    OPT_AUDIENCE,
+    OPT_TTL,
+    OPT_SUB,
+    OPT_HELP
 };
 
 /* The union of every verb's options; each verb rejects the ones it does not take. */
@@ -79,7 +91,7 @@ static const struct option long_opts[] = {
 struct verb_opts {
     const char *id, *tier, *jpm, *org, *name, *month, *secret, *issuer, *audience, *ttl, *sub;
     bool json, help;
-    char **pos;   /* positional arguments (borrowed, argv order) */
+    char **pos; /* positional arguments (borrowed, argv order) */
     int npos;
 };
 
@@ -120,8 +132,7 @@ static int parse_verb(struct admin *ad, int argc, char **argv, const char *allow
         const char **slot = NULL;
 
         if (c == '?' || c == ':') {
-            usage_error("%s: unknown option or missing value near '%s'", argv[0],
-                        argv[optind - 1]);
+            usage_error("%s: unknown option or missing value near '%s'", argv[0], argv[optind - 1]);
             return -1;
         }
         if (c != OPT_DB && c != OPT_HELP && !strchr(allowed, (char)(c - OPT_DB + 'a'))) {
@@ -134,19 +145,45 @@ static int parse_verb(struct admin *ad, int argc, char **argv, const char *allow
             ad->db = vx_xstrdup(optarg);
             ad->db_explicit = true;
             break;
-        case OPT_HELP: vo->help = true; break;
-        case OPT_JSON: vo->json = true; break;
-        case OPT_ID: slot = &vo->id; break;
-        case OPT_TIER: slot = &vo->tier; break;
-        case OPT_JPM: slot = &vo->jpm; break;
-        case OPT_ORG: slot = &vo->org; break;
-        case OPT_NAME: slot = &vo->name; break;
-        case OPT_MONTH: slot = &vo->month; break;
-        case OPT_SECRET: slot = &vo->secret; break;
-        case OPT_ISSUER: slot = &vo->issuer; break;
-        case OPT_AUDIENCE: slot = &vo->audience; break;
-        case OPT_TTL: slot = &vo->ttl; break;
-        case OPT_SUB: slot = &vo->sub; break;
+        case OPT_HELP:
+            vo->help = true;
+            break;
+        case OPT_JSON:
+            vo->json = true;
+            break;
+        case OPT_ID:
+            slot = &vo->id;
+            break;
+        case OPT_TIER:
+            slot = &vo->tier;
+            break;
+        case OPT_JPM:
+            slot = &vo->jpm;
+            break;
+        case OPT_ORG:
+            slot = &vo->org;
+            break;
+        case OPT_NAME:
+            slot = &vo->name;
+            break;
+        case OPT_MONTH:
+            slot = &vo->month;
+            break;
+        case OPT_SECRET:
+            slot = &vo->secret;
+            break;
+        case OPT_ISSUER:
+            slot = &vo->issuer;
+            break;
+        case OPT_AUDIENCE:
+            slot = &vo->audience;
+            break;
+        case OPT_TTL:
+            slot = &vo->ttl;
+            break;
+        case OPT_SUB:
+            slot = &vo->sub;
+            break;
         }
         if (slot)
             *slot = optarg;
@@ -161,7 +198,7 @@ static int parse_verb(struct admin *ad, int argc, char **argv, const char *allow
 }
 
 /* The option letters of parse_verb's 'allowed' string. */
-#define A(o) ((char)((o) - OPT_DB + 'a'))
+#define A(o) ((char)((o)-OPT_DB + 'a'))
 
 static int open_store(struct admin *ad, struct vx_err **err)
 {
@@ -192,8 +229,7 @@ out:
 }
 
 /* Resolves ORG (id or name) to its record. Caller owns *out. */
-static int find_org(struct admin *ad, const char *org, struct vx_org_rec **out,
-                    struct vx_err **err)
+static int find_org(struct admin *ad, const char *org, struct vx_org_rec **out, struct vx_err **err)
 {
     int rc = open_store(ad, err);
 
@@ -350,8 +386,10 @@ static int apikey_create(struct admin *ad, int argc, char **argv)
         print_json(json_pack("{s:s, s:s, s:s}", "id", id, "org_id", org->id, "token", token));
     } else {
         printf("%s\n", token);
-        fprintf(stderr, "api key %s for organization '%s' (%s); the token above is shown only "
-                "once\n", id, org->name ? org->name : org->id, org->id);
+        fprintf(stderr,
+                "api key %s for organization '%s' (%s); the token above is shown only "
+                "once\n",
+                id, org->name ? org->name : org->id, org->id);
     }
     explicit_bzero(token, strlen(token));
     free(token);
@@ -387,21 +425,19 @@ static int apikey_list(struct admin *ad, int argc, char **argv)
         json_t *arr = json_array();
 
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o}",
-                                                 "id", keys[i]->id, "org_id", keys[i]->org_id,
-                                                 "name", keys[i]->name ? keys[i]->name : "",
-                                                 "prefix", keys[i]->prefix, "revoked",
-                                                 keys[i]->revoked, "created_at",
-                                                 json_time(keys[i]->created_at),
-                                                 "last_used_at",
-                                                 json_time(keys[i]->last_used_at)));
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o}", "id",
+                                                 keys[i]->id, "org_id", keys[i]->org_id, "name",
+                                                 keys[i]->name ? keys[i]->name : "", "prefix",
+                                                 keys[i]->prefix, "revoked", keys[i]->revoked,
+                                                 "created_at", json_time(keys[i]->created_at),
+                                                 "last_used_at", json_time(keys[i]->last_used_at)));
         print_json(arr);
     } else {
         printf("%-36s  %-11s  %-20s  %-16s  %-7s  %-24s  %s\n", "ID", "PREFIX", "ORG", "NAME",
                "REVOKED", "CREATED", "LAST USED");
         for (size_t i = 0; i < n; i++)
-            printf("%-36s  %-11s  %-20s  %-16s  %-7s  %-24s  %s\n", keys[i]->id,
-                   keys[i]->prefix, keys[i]->org_id, keys[i]->name ? keys[i]->name : "",
+            printf("%-36s  %-11s  %-20s  %-16s  %-7s  %-24s  %s\n", keys[i]->id, keys[i]->prefix,
+                   keys[i]->org_id, keys[i]->name ? keys[i]->name : "",
                    keys[i]->revoked ? "yes" : "no", fmt_time(keys[i]->created_at, t1, sizeof(t1)),
                    fmt_time(keys[i]->last_used_at, t2, sizeof(t2)));
     }
@@ -534,8 +570,7 @@ static char *token_org(struct admin *ad, const char *org)
         path = vx_xasprintf("%s/vexxy.db", data_dir);
         use_store = access(path, F_OK) == 0;
     }
-    if (use_store && open_store(ad, &err) == 0 &&
-        vx_store_org_get(ad->store, org, &rec, &err) == 0)
+    if (use_store && open_store(ad, &err) == 0 && vx_store_org_get(ad->store, org, &rec, &err) == 0)
         id = vx_xstrdup(rec->id);
     else
         id = vx_xstrdup(org);
@@ -548,8 +583,8 @@ static char *token_org(struct admin *ad, const char *org)
 
 static int token(struct admin *ad, int argc, char **argv)
 {
-    const char allowed[] = {A(OPT_ORG), A(OPT_SECRET), A(OPT_TIER), A(OPT_ISSUER),
-                            A(OPT_AUDIENCE), A(OPT_TTL), A(OPT_SUB), 0};
+    const char allowed[] = {A(OPT_ORG),      A(OPT_SECRET), A(OPT_TIER), A(OPT_ISSUER),
+                            A(OPT_AUDIENCE), A(OPT_TTL),    A(OPT_SUB),  0};
     struct verb_opts vo;
     struct vx_err *err = NULL;
     json_t *claims = NULL;
@@ -604,14 +639,10 @@ struct admin_verb {
 };
 
 static const struct admin_verb verbs[] = {
-    {"org", "create", org_create},
-    {"org", "list", org_list},
-    {"apikey", "create", apikey_create},
-    {"apikey", "list", apikey_list},
-    {"apikey", "revoke", apikey_revoke},
-    {"quota", "set", quota_set},
-    {"quota", "show", quota_show},
-    {"token", NULL, token},
+    {"org", "create", org_create},       {"org", "list", org_list},
+    {"apikey", "create", apikey_create}, {"apikey", "list", apikey_list},
+    {"apikey", "revoke", apikey_revoke}, {"quota", "set", quota_set},
+    {"quota", "show", quota_show},       {"token", NULL, token},
 };
 
 int vx_cmd_admin(int argc, char **argv)

@@ -24,14 +24,15 @@
 #include "common/alloc.h" /* for vx_xstrdup(), vx_xasprintf() */
 #include "common/buf.h"   /* response and file bodies, capped */
 #include "common/err.h"
-#include "common/json.h"  /* for vx_json_parse(), vx_json_dump(), vx_json_str() */
-#include "common/util.h"  /* for vx_parse_i64(), vx_mono_ms() */
+#include "common/json.h" /* for vx_json_parse(), vx_json_dump(), vx_json_str() */
+#include "common/util.h" /* for vx_parse_i64(), vx_mono_ms() */
 
-#define DEFAULT_SERVER "http://127.0.0.1:8080"
-#define RESPONSE_MAX ((size_t)64 << 20) /* largest response body we accept */
-#define FILE_MAX ((size_t)64 << 20)     /* largest findings/config/script file we send */
+#define DEFAULT_SERVER    "http://127.0.0.1:8080"
+#define RESPONSE_MAX      ((size_t)64 << 20) /* largest response body we accept */
+#define FILE_MAX          ((size_t)64 << 20) /* largest findings/config/script file we send */
 #define DEFAULT_TIMEOUT_S 30
-#define MAX_LIST_PAGES 100000           /* --all: a server handing out cursors forever */
+#define MAX_LIST_PAGES    100000 /* --all: a server handing out cursors forever */
+#define WAIT_MAX_FAILURES 30     /* --wait: consecutive failed polls tolerated */
 
 /* Settings every subcommand shares. */
 struct client {
@@ -39,34 +40,62 @@ struct client {
     const char *token; /* borrowed from argv or the environment; NULL = no Authorization */
     bool json;
     long timeout_s;
-    const char *cmd;   /* subcommand name, for messages */
+    const char *cmd; /* subcommand name, for messages */
 };
 
 struct http_resp {
     long status;
     struct vx_buf body;
-    bool replayed;     /* Idempotent-Replayed: true */
-    char ctype[128];   /* Content-Type, or "" */
+    bool replayed;   /* Idempotent-Replayed: true */
+    bool too_large;  /* the body passed its cap and the transfer was stopped */
+    char ctype[128]; /* Content-Type, or "" */
 };
 
 enum {
-    O_SERVER = 256, O_TOKEN, O_JSON, O_TIMEOUT, O_HELP,
+    O_SERVER = 256,
+    O_TOKEN,
+    O_JSON,
+    O_TIMEOUT,
+    O_HELP,
     /* submit */
-    O_DIGEST, O_FINDINGS, O_FINDINGS_URL, O_PROFILE, O_CONFIG, O_TEST_SCRIPT, O_TEST_TIMEOUT,
-    O_DURATION, O_PORT, O_ENV, O_COMMAND, O_HC_PATH, O_PRIORITY, O_CALLBACK, O_SBOM,
-    O_IDEM, O_FORCE, O_WAIT, O_POLL,
+    O_DIGEST,
+    O_FINDINGS,
+    O_FINDINGS_URL,
+    O_PROFILE,
+    O_CONFIG,
+    O_TEST_SCRIPT,
+    O_TEST_TIMEOUT,
+    O_DURATION,
+    O_PORT,
+    O_ENV,
+    O_COMMAND,
+    O_HC_PATH,
+    O_PRIORITY,
+    O_CALLBACK,
+    O_SBOM,
+    O_IDEM,
+    O_FORCE,
+    O_WAIT,
+    O_POLL,
     /* results, list */
-    O_FORMAT, O_OUTPUT, O_STATUS, O_LIMIT, O_CURSOR, O_ALL,
+    O_FORMAT,
+    O_OUTPUT,
+    O_STATUS,
+    O_LIMIT,
+    O_CURSOR,
+    O_ALL,
 };
 
-#define COMMON_OPTS                                                                            \
-    {"server", required_argument, NULL, O_SERVER}, {"token", required_argument, NULL, O_TOKEN}, \
-        {"json", no_argument, NULL, O_JSON}, {"timeout", required_argument, NULL, O_TIMEOUT},   \
-        {"help", no_argument, NULL, O_HELP}
+#define COMMON_OPTS                                                                                \
+    {"server", required_argument, NULL, O_SERVER}, {"token", required_argument, NULL, O_TOKEN},    \
+        {"json", no_argument, NULL, O_JSON}, {"timeout", required_argument, NULL, O_TIMEOUT},      \
+    {                                                                                              \
+        "help", no_argument, NULL, O_HELP                                                          \
+    }
 
-#define COMMON_USAGE \
-    "common options: --server URL (or $VEXXY_SERVER, default " DEFAULT_SERVER ")\n" \
-    "                --token TOKEN (or $VEXXY_TOKEN)  --json  --timeout SECONDS  --help\n" \
+#define COMMON_USAGE                                                                               \
+    "common options: --server URL (or $VEXXY_SERVER, default " DEFAULT_SERVER ")\n"                \
+    "                --token TOKEN (or $VEXXY_TOKEN)  --json  --timeout SECONDS  --help\n"         \
     "exit status: 0 done, 1 job failed or cancelled (submit --wait), 2 error"
 
 /* ---- plumbing ------------------------------------------------------------------------ */
@@ -149,7 +178,7 @@ static int client_ready(struct client *c, const char *usage)
 
     if (strncasecmp(c->server, "http://", 7) != 0 && strncasecmp(c->server, "https://", 8) != 0)
         return usage_fail(c, usage, "--server must be an http:// or https:// url, not '%s'",
-                           c->server);
+                          c->server);
     n = strlen(c->server);
     while (n > 0 && c->server[n - 1] == '/')
         c->server[--n] = '\0';
@@ -160,8 +189,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct http_resp *r = arg;
 
-    if (vx_buf_add(&r->body, data, size * nmemb) < 0)
-        return 0; /* past the cap: curl stops with CURLE_WRITE_ERROR */
+    if (vx_buf_add(&r->body, data, size * nmemb) < 0) {
+        r->too_large = true;
+        return 0; /* curl stops with CURLE_WRITE_ERROR */
+    }
     return size * nmemb;
 }
 
@@ -194,9 +225,8 @@ static char *esc(const char *s)
 /* One HTTP exchange. Returns 0 when the server answered (any status, in r), or -code:
  * -VX_E_NETWORK when it could not be reached, -VX_E_TOO_LARGE when the answer passed the
  * cap. r->body must be initialised by the caller (VX_BUF_INIT(RESPONSE_MAX)). */
-static int http_do(const struct client *c, const char *method, const char *path,
-                   const char *body, const char *idem_key, struct http_resp *r,
-                   struct vx_err **err)
+static int http_do(const struct client *c, const char *method, const char *path, const char *body,
+                   const char *idem_key, struct http_resp *r, struct vx_err **err)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL;
@@ -212,6 +242,7 @@ static int http_do(const struct client *c, const char *method, const char *path,
     vx_buf_release(&r->body);
     r->status = 0;
     r->replayed = false;
+    r->too_large = false;
     r->ctype[0] = '\0';
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     if (body)
@@ -248,7 +279,7 @@ static int http_do(const struct client *c, const char *method, const char *path,
         curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
     }
     cc = curl_easy_perform(curl);
-    if (cc == CURLE_WRITE_ERROR && r->body.len + CURL_MAX_WRITE_SIZE > r->body.max) {
+    if (cc == CURLE_WRITE_ERROR && r->too_large) {
         rc = vx_err_set(err, VX_E_TOO_LARGE, 0, "the answer of %s is larger than %zu MiB", url,
                         r->body.max >> 20);
         goto out;
@@ -311,13 +342,17 @@ static void write_pretty(FILE *f, const char *s, size_t len)
             continue;
         }
         switch (ch) {
-        case ' ': case '\t': case '\n': case '\r':
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
             break;
         case '"':
             in_str = true;
             fputc(ch, f);
             break;
-        case '{': case '[': {
+        case '{':
+        case '[': {
             size_t j = i + 1;
 
             while (j < len && strchr(" \t\r\n", s[j]))
@@ -333,7 +368,8 @@ static void write_pretty(FILE *f, const char *s, size_t len)
             fprintf(f, "\n%*s", depth * 2, "");
             break;
         }
-        case '}': case ']':
+        case '}':
+        case ']':
             depth--;
             fprintf(f, "\n%*s%c", depth * 2, "", ch);
             break;
@@ -399,8 +435,7 @@ static json_t *body_object(const struct http_resp *r)
     if (!r->body.len || vx_json_parse(r->body.data, r->body.len, &v, NULL) < 0 ||
         !json_is_object(v)) {
         json_decref(v);
-        fprintf(stderr, "vexxy: the server's answer (HTTP %ld) is not a json object\n",
-                r->status);
+        fprintf(stderr, "vexxy: the server's answer (HTTP %ld) is not a json object\n", r->status);
         return NULL;
     }
     return v;
@@ -457,12 +492,14 @@ static bool state_terminal(const char *s)
 
 static void print_status_human(const json_t *st)
 {
-    static const struct { const char *label, *key; } rows[] = {
-        {"job", "job_id"}, {"status", "status"}, {"progress", "progress_percent"},
-        {"phase", "current_phase"}, {"image", "image_ref"}, {"digest", "image_digest"},
-        {"profile", "profile"}, {"priority", "priority"}, {"created", "created_at"},
-        {"started", "started_at"}, {"completed", "completed_at"}, {"retries", "retry_count"},
-        {"sandbox", "sandbox_id"}, {"error", "error_message"},
+    static const struct {
+        const char *label, *key;
+    } rows[] = {
+        {"job", "job_id"},          {"status", "status"},          {"progress", "progress_percent"},
+        {"phase", "current_phase"}, {"image", "image_ref"},        {"digest", "image_digest"},
+        {"profile", "profile"},     {"priority", "priority"},      {"created", "created_at"},
+        {"started", "started_at"},  {"completed", "completed_at"}, {"retries", "retry_count"},
+        {"sandbox", "sandbox_id"},  {"error", "error_message"},
     };
 
     for (size_t i = 0; i < VX_ARRAY_SIZE(rows); i++) {
@@ -479,8 +516,8 @@ static void print_status_human(const json_t *st)
         printf("%-10s %s\n", "cancel", "requested");
 }
 
-static int get_status(const struct client *c, const char *id, struct http_resp *r,
-                      json_t **out, struct vx_err **err)
+static int get_status(const struct client *c, const char *id, struct http_resp *r, json_t **out,
+                      struct vx_err **err)
 {
     char *eid = esc(id), *path = vx_xasprintf("/api/v1/analysis/%s/status", eid);
     int rc = http_do(c, "GET", path, NULL, NULL, r, err);
@@ -567,8 +604,7 @@ struct submit_opts {
     json_t *ports, *env, *command; /* owned; NULL when not given */
 };
 
-static int parse_submit(struct client *c, int argc, char **argv, struct submit_opts *so,
-                        bool *help)
+static int parse_submit(struct client *c, int argc, char **argv, struct submit_opts *so, bool *help)
 {
     static const struct option opts[] = {
         COMMON_OPTS,
@@ -609,19 +645,45 @@ static int parse_submit(struct client *c, int argc, char **argv, struct submit_o
             continue;
         switch (opt) {
         case 'h':
-        case O_HELP: *help = true; return 0;
-        case O_DIGEST: so->digest = optarg; break;
-        case O_FINDINGS: so->findings = optarg; break;
-        case O_FINDINGS_URL: so->findings_url = optarg; break;
-        case O_PROFILE: so->profile = optarg; break;
-        case O_CONFIG: so->config = optarg; break;
-        case O_TEST_SCRIPT: so->test_script = optarg; break;
-        case O_HC_PATH: so->hc_path = optarg; break;
-        case O_CALLBACK: so->callback = optarg; break;
-        case O_SBOM: so->sbom = optarg; break;
-        case O_IDEM: so->idem = optarg; break;
-        case O_FORCE: so->force = true; break;
-        case O_WAIT: so->wait = true; break;
+        case O_HELP:
+            *help = true;
+            return 0;
+        case O_DIGEST:
+            so->digest = optarg;
+            break;
+        case O_FINDINGS:
+            so->findings = optarg;
+            break;
+        case O_FINDINGS_URL:
+            so->findings_url = optarg;
+            break;
+        case O_PROFILE:
+            so->profile = optarg;
+            break;
+        case O_CONFIG:
+            so->config = optarg;
+            break;
+        case O_TEST_SCRIPT:
+            so->test_script = optarg;
+            break;
+        case O_HC_PATH:
+            so->hc_path = optarg;
+            break;
+        case O_CALLBACK:
+            so->callback = optarg;
+            break;
+        case O_SBOM:
+            so->sbom = optarg;
+            break;
+        case O_IDEM:
+            so->idem = optarg;
+            break;
+        case O_FORCE:
+            so->force = true;
+            break;
+        case O_WAIT:
+            so->wait = true;
+            break;
         case O_TEST_TIMEOUT:
         case O_DURATION:
         case O_PRIORITY:
@@ -792,7 +854,7 @@ static int wait_job(const struct client *c, const char *id, int64_t poll_ms)
     struct vx_err *err = NULL;
     json_t *st = NULL;
     char last[256] = "";
-    int rc = VX_EXIT_ERROR;
+    int rc = VX_EXIT_ERROR, failures = 0;
 
     for (;;) {
         const char *s;
@@ -801,9 +863,22 @@ static int wait_job(const struct client *c, const char *id, int64_t poll_ms)
         json_decref(st);
         st = NULL;
         if (get_status(c, id, &r, &st, &err) < 0) {
+            /* a long wait outlives a server restart or a network blip: keep polling for
+             * a while before giving up */
+            bool transient = (err && err->code == VX_E_NETWORK) || r.status == 502 ||
+                             r.status == 503 || r.status == 504;
+
+            if (transient && ++failures <= WAIT_MAX_FAILURES) {
+                fprintf(stderr, "vexxy: %s; retrying (%d/%d)\n",
+                        err ? err->msg : "server unavailable", failures, WAIT_MAX_FAILURES);
+                vx_err_free(&err);
+                usleep((useconds_t)(poll_ms * 1000));
+                continue;
+            }
             rc = err ? fail(&err) : (r.status >= 400 ? http_error(c, &r) : VX_EXIT_ERROR);
             break;
         }
+        failures = 0;
         s = jstr_or(st, "status", "?");
         snprintf(line, sizeof(line), "job %s: %s %" JSON_INTEGER_FORMAT "%%%s%s", id, s,
                  json_integer_value(json_object_get(st, "progress_percent")),
@@ -876,8 +951,7 @@ int vx_cmd_submit(int argc, char **argv)
         if (r.replayed)
             printf("job %s %s (same idempotency key: the earlier job)\n", id, st);
         else if (json_is_true(json_object_get(res, "cached")))
-            printf("job %s %s (result of an identical analysis; --force runs it again)\n", id,
-                   st);
+            printf("job %s %s (result of an identical analysis; --force runs it again)\n", id, st);
         else
             printf("job %s %s (estimated %" JSON_INTEGER_FORMAT " min)\n", id, st,
                    json_integer_value(json_object_get(res, "estimated_duration_minutes")));
@@ -922,17 +996,16 @@ static void print_results_human(const json_t *res)
     list = json_object_get(res, "reachability_results");
     if (!json_is_array(list) || json_array_size(list) == 0)
         return;
-    printf("\n%-20s  %-19s  %-36s  %-5s  %s\n", "CVE", "STATUS", "JUSTIFICATION", "CONF",
-           "REASON");
-    json_array_foreach(list, i, e) {
+    printf("\n%-20s  %-19s  %-36s  %-5s  %s\n", "CVE", "STATUS", "JUSTIFICATION", "CONF", "REASON");
+    json_array_foreach(list, i, e)
+    {
         const char *cve = vx_json_str(e, "cve_id");
 
         if (!cve)
             cve = jstr_or(e, "vulnerability_id", jstr_or(e, "id", "?"));
         printf("%-20s  %-19s  %-36s  %5.2f  %s\n", cve, jstr_or(e, "status", "?"),
                jstr_or(e, "justification", "-"),
-               json_number_value(json_object_get(e, "confidence_score")),
-               jstr_or(e, "reason", ""));
+               json_number_value(json_object_get(e, "confidence_score")), jstr_or(e, "reason", ""));
     }
 }
 
@@ -1116,7 +1189,8 @@ static void print_jobs_table(const json_t *jobs, bool header)
     if (header)
         printf("%-36s  %-10s  %8s  %-12s  %-40s  %s\n", "JOB ID", "STATUS", "PROGRESS", "PHASE",
                "IMAGE", "CREATED");
-    json_array_foreach(jobs, i, j) {
+    json_array_foreach(jobs, i, j)
+    {
         char pct[16];
 
         snprintf(pct, sizeof(pct), "%" JSON_INTEGER_FORMAT "%%",
@@ -1162,14 +1236,22 @@ int vx_cmd_list(int argc, char **argv)
             printf("%s\n%s\n", list_usage, COMMON_USAGE);
             rc = VX_EXIT_OK;
             goto out;
-        case O_STATUS: status = optarg; break;
-        case O_DIGEST: digest = optarg; break;
-        case O_LIMIT: limit = optarg; break;
+        case O_STATUS:
+            status = optarg;
+            break;
+        case O_DIGEST:
+            digest = optarg;
+            break;
+        case O_LIMIT:
+            limit = optarg;
+            break;
         case O_CURSOR:
             free(cursor);
             cursor = vx_xstrdup(optarg);
             break;
-        case O_ALL: follow = true; break;
+        case O_ALL:
+            follow = true;
+            break;
         default:
             usage_error(&c, list_usage, "unknown option");
             goto out;

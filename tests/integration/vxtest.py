@@ -29,6 +29,8 @@ BACKEND = os.environ.get("VEXXY_TEST_BACKEND", "sqlite")
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 TERMINAL = ("complete", "failed", "cancelled")
 SKIP = 77  # ctest SKIP_RETURN_CODE
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer")
 
 
 def pg_base_url():
@@ -294,13 +296,32 @@ class ServerTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        """Stops every server with SIGTERM (a clean shutdown is part of what is tested, and
+        lets sanitizer builds report leaks), then fails the class if one exited badly or
+        logged a sanitizer report."""
+        problems = []
         for s in cls.servers:
-            s.kill()
+            try:
+                rc = s.stop()
+            except AssertionError as e:
+                rc = None
+                problems.append("%s: %s" % (s.name, e))
+            finally:
+                s.kill()
+            log = s.log()
+            if rc not in (0, None):
+                problems.append("%s exited with %s on SIGTERM" % (s.name, rc))
+            for marker in SANITIZER_MARKERS:
+                if marker in log:
+                    problems.append("%s logged '%s':\n%s" % (s.name, marker, log))
+                    break
         cls.db.drop()
-        if os.environ.get("VEXXY_TEST_KEEP"):
+        if os.environ.get("VEXXY_TEST_KEEP") or problems:
             print("kept", cls.tmp)
         else:
             shutil.rmtree(cls.tmp, ignore_errors=True)
+        if problems:
+            raise AssertionError("\n".join(problems))
 
 
 def main():
