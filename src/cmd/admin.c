@@ -556,29 +556,44 @@ static int quota_show(struct admin *ad, int argc, char **argv)
 /* The org claim: the id of ORG when a store is at hand and knows it (by id or name), else
  * ORG itself (a token for an organization the server will create on first sight). The
  * store is only consulted when one was named or the default one already exists, so
- * minting a token never creates a database as a side effect. */
-static char *token_org(struct admin *ad, const char *org)
+ * minting a token never creates a database as a side effect; a named store that cannot be
+ * opened is an error, not a reason to guess. *out is a new string the caller frees. */
+static int token_org(struct admin *ad, const char *org, char **out, struct vx_err **err)
 {
     struct vx_org_rec *rec = NULL;
-    struct vx_err *err = NULL;
-    char *data_dir = NULL, *path = NULL, *id;
+    struct vx_err *e = NULL;
+    char *data_dir = NULL, *path = NULL;
     const char *env = getenv("VEXXY_DB");
     bool use_store = ad->db || (env && *env);
+    int rc = 0;
 
     if (!use_store) {
         data_dir = vx_cmd_default_data_dir();
         path = vx_xasprintf("%s/vexxy.db", data_dir);
         use_store = access(path, F_OK) == 0;
     }
-    if (use_store && open_store(ad, &err) == 0 && vx_store_org_get(ad->store, org, &rec, &err) == 0)
-        id = vx_xstrdup(rec->id);
-    else
-        id = vx_xstrdup(org);
+    if (use_store) {
+        rc = open_store(ad, err);
+        if (rc < 0)
+            goto out;
+        if (vx_store_org_get(ad->store, org, &rec, &e) == 0) {
+            *out = vx_xstrdup(rec->id);
+            goto out;
+        }
+        if (e && e->code != VX_E_NOT_FOUND) {
+            rc = -e->code;
+            *err = e;
+            e = NULL;
+            goto out;
+        }
+    }
+    *out = vx_xstrdup(org);
+out:
     vx_org_rec_free(rec);
-    vx_err_free(&err);
+    vx_err_free(&e);
     free(data_dir);
     free(path);
-    return id;
+    return rc;
 }
 
 static int token(struct admin *ad, int argc, char **argv)
@@ -603,7 +618,8 @@ static int token(struct admin *ad, int argc, char **argv)
         return usage_error("--ttl must be a number of seconds (at most 10 years), not '%s'",
                            vo.ttl);
 
-    org = token_org(ad, vo.org);
+    if (token_org(ad, vo.org, &org, &err) < 0)
+        return fail(&err);
     now = vx_now_ms() / 1000;
     exp = now + ttl;
     claims = json_pack("{s:s, s:I, s:I}", "org", org, "iat", (json_int_t)(exp < now ? exp : now),
