@@ -46,9 +46,8 @@ struct client {
 struct http_resp {
     long status;
     struct vx_buf body;
-    bool replayed;   /* Idempotent-Replayed: true */
-    bool too_large;  /* the body passed its cap and the transfer was stopped */
-    char ctype[128]; /* Content-Type, or "" */
+    bool replayed;  /* Idempotent-Replayed: true */
+    bool too_large; /* the body passed its cap and the transfer was stopped */
 };
 
 enum {
@@ -86,12 +85,14 @@ enum {
     O_ALL,
 };
 
-#define COMMON_OPTS                                                                                \
-    {"server", required_argument, NULL, O_SERVER}, {"token", required_argument, NULL, O_TOKEN},    \
-        {"json", no_argument, NULL, O_JSON}, {"timeout", required_argument, NULL, O_TIMEOUT},      \
-    {                                                                                              \
-        "help", no_argument, NULL, O_HELP                                                          \
-    }
+/* clang-format off */
+#define COMMON_OPTS                                                                 \
+    {"server", required_argument, NULL, O_SERVER},                                  \
+    {"token", required_argument, NULL, O_TOKEN},                                    \
+    {"json", no_argument, NULL, O_JSON},                                            \
+    {"timeout", required_argument, NULL, O_TIMEOUT},                                \
+    {"help", no_argument, NULL, O_HELP}
+/* clang-format on */
 
 #define COMMON_USAGE                                                                               \
     "common options: --server URL (or $VEXXY_SERVER, default " DEFAULT_SERVER ")\n"                \
@@ -199,16 +200,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct http_resp *r = arg;
-    size_t n = size * nmemb, k;
+    size_t n = size * nmemb;
 
     if (n > 20 && strncasecmp(data, "Idempotent-Replayed:", 20) == 0)
         r->replayed = true;
-    if (n > 13 && strncasecmp(data, "Content-Type:", 13) == 0) {
-        for (k = 13; k < n && (data[k] == ' ' || data[k] == '\t'); k++)
-            ;
-        snprintf(r->ctype, sizeof(r->ctype), "%.*s", (int)(n - k), data + k);
-        r->ctype[strcspn(r->ctype, "\r\n")] = '\0';
-    }
     return n;
 }
 
@@ -243,7 +238,6 @@ static int http_do(const struct client *c, const char *method, const char *path,
     r->status = 0;
     r->replayed = false;
     r->too_large = false;
-    r->ctype[0] = '\0';
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     if (body)
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
