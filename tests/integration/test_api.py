@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vxtest  # noqa: E402
 from vxtest import DIGEST, TERMINAL  # noqa: E402
