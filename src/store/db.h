@@ -70,8 +70,8 @@ static inline int vx_db_script(struct vx_db *db, const char *sql, struct vx_err 
 /* Runs 'sql' with n text parameters (params[i] binds $i+1; NULL binds SQL NULL). On
  * success the statement stays active until vx_db_done(); on failure it is already done.
  * 'params' need only live until this call returns. */
-static inline int vx_db_query(struct vx_db *db, const char *sql, int n,
-                              const char *const *params, struct vx_err **err)
+static inline int vx_db_query(struct vx_db *db, const char *sql, int n, const char *const *params,
+                              struct vx_err **err)
 {
     return db->ops->query(db, sql, n, params, err);
 }
@@ -134,10 +134,10 @@ int vx_db_exec(struct vx_db *db, const char *sql, int n, const char *const *para
 #define VX_DB_CACHE_MAX 128
 
 struct vx_db_cache_entry {
-    const char *key;  /* the caller's pointer, for the fast path */
-    char *sql;        /* owned copy, for lookups by content */
+    const char *key; /* the caller's pointer, for the fast path */
+    char *sql;       /* owned copy, for lookups by content */
     uint64_t hash;
-    void *stmt;       /* backend handle (sqlite3_stmt *, or the PG statement number) */
+    void *stmt; /* backend handle (sqlite3_stmt *, or the PG statement number) */
 };
 
 struct vx_db_cache {

@@ -22,8 +22,8 @@ struct pg_db {
     struct vx_db base;
     PGconn *c;
     struct vx_db_cache cache;
-    int next_stmt;      /* numbers the prepared statements */
-    PGresult *res;      /* the active result, or NULL */
+    int next_stmt; /* numbers the prepared statements */
+    PGresult *res; /* the active result, or NULL */
     int row, nrows;
     int64_t changes;
 };

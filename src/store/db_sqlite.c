@@ -22,10 +22,10 @@ struct sq_db {
     struct vx_db base;
     sqlite3 *h;
     struct vx_db_cache cache;
-    sqlite3_stmt *cur;  /* the active statement, or NULL */
-    bool cur_cached;    /* false: finalize at done */
-    bool row_pending;   /* the first row was fetched by query and not yet handed out */
-    bool finished;      /* sqlite3_step returned DONE */
+    sqlite3_stmt *cur; /* the active statement, or NULL */
+    bool cur_cached;   /* false: finalize at done */
+    bool row_pending;  /* the first row was fetched by query and not yet handed out */
+    bool finished;     /* sqlite3_step returned DONE */
 };
 
 static int sq_fail(struct sq_db *d, int rc, struct vx_err **err)

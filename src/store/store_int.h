@@ -14,14 +14,14 @@ struct vx_err;
 
 struct vx_store {
     enum vx_db_kind kind;
-    char *target;          /* SQLite path or libpq conninfo; owned */
+    char *target; /* SQLite path or libpq conninfo; owned */
     int busy_timeout_ms;
     int schema_version;
-    pthread_mutex_t mu;    /* guards the pool fields below */
-    pthread_cond_t cv;     /* signalled when a connection is returned or a slot frees */
-    struct vx_db **idle;   /* stack of idle connections (LIFO keeps hot caches hot) */
+    pthread_mutex_t mu;  /* guards the pool fields below */
+    pthread_cond_t cv;   /* signalled when a connection is returned or a slot frees */
+    struct vx_db **idle; /* stack of idle connections (LIFO keeps hot caches hot) */
     int n_idle;
-    int n_open;            /* idle + lent out + being opened */
+    int n_open; /* idle + lent out + being opened */
     int pool_size;
 };
 
@@ -62,7 +62,7 @@ struct vx_sqlb {
     const char *args[VX_SQLB_MAX_ARGS];
     char nums[VX_SQLB_MAX_ARGS][32]; /* text of numeric arguments */
     int n;
-    bool overflow;                   /* a programming error: checked by vx_sqlb_ok() */
+    bool overflow; /* a programming error: checked by vx_sqlb_ok() */
 };
 
 void vx_sqlb_init(struct vx_sqlb *b);

@@ -25,11 +25,11 @@
 #include "common/json.h"     /* for the webhook payload */
 #include "common/util.h"     /* for vx_now_ms(), vx_uuid4(), vx_time_* */
 
-#define JOB_COLS                                                                            \
-    "id, org_id, image_ref, image_digest, sbom_id, profile, state, priority, config_json, " \
-    "findings_url, callback_url, idempotency_key, cache_key, progress_percent, "            \
-    "current_phase, results_json, error_message, sandbox_id, worker_id, lease_expires_at, " \
-    "not_before, retry_count, max_retries, cancel_requested, cost_credits, billed_at, "     \
+#define JOB_COLS                                                                                   \
+    "id, org_id, image_ref, image_digest, sbom_id, profile, state, priority, config_json, "        \
+    "findings_url, callback_url, idempotency_key, cache_key, progress_percent, "                   \
+    "current_phase, results_json, error_message, sandbox_id, worker_id, lease_expires_at, "        \
+    "not_before, retry_count, max_retries, cancel_requested, cost_credits, billed_at, "            \
     "created_at, updated_at, started_at, completed_at"
 
 #define LIVE_STATES "('running', 'analyzing')"
@@ -92,8 +92,7 @@ static int job_fetch(struct vx_db *db, const char *sql, int n, const char *const
 /* ---- submit -------------------------------------------------------------------------- */
 
 static const char SQL_JOB_GET[] = "SELECT " JOB_COLS " FROM jobs WHERE id = $1";
-static const char SQL_JOB_GET_ORG[] =
-    "SELECT " JOB_COLS " FROM jobs WHERE id = $1 AND org_id = $2";
+static const char SQL_JOB_GET_ORG[] = "SELECT " JOB_COLS " FROM jobs WHERE id = $1 AND org_id = $2";
 static const char SQL_JOB_BY_IDEM[] =
     "SELECT " JOB_COLS " FROM jobs WHERE org_id = $1 AND idempotency_key = $2";
 static const char SQL_JOB_BY_CACHE[] =
@@ -179,8 +178,8 @@ static int submit_once(struct vx_db *db, const struct vx_job_rec *job, const cha
         vx_db_done(db);
         if (limit >= 0 && used > limit) {
             rc = vx_err_set(err, VX_E_QUOTA, 0,
-                            "organization '%s' has used its %" PRId64 " jobs for %s",
-                            job->org_id, limit, month);
+                            "organization '%s' has used its %" PRId64 " jobs for %s", job->org_id,
+                            limit, month);
             goto out;
         }
     }
@@ -229,9 +228,9 @@ out:
     return 0;
 }
 
-int vx_store_job_submit(struct vx_store *s, const struct vx_job_rec *job,
-                        const char *findings_json, bool force, struct vx_job_rec **out,
-                        enum vx_submit_outcome *outcome, struct vx_err **err)
+int vx_store_job_submit(struct vx_store *s, const struct vx_job_rec *job, const char *findings_json,
+                        bool force, struct vx_job_rec **out, enum vx_submit_outcome *outcome,
+                        struct vx_err **err)
 {
     struct vx_db *db = NULL;
     struct vx_err *e = NULL;
@@ -289,8 +288,7 @@ int vx_store_job_get(struct vx_store *s, const char *org_id, const char *id,
     return 0;
 }
 
-int vx_store_job_get_findings(struct vx_store *s, const char *id, char **out,
-                              struct vx_err **err)
+int vx_store_job_get_findings(struct vx_store *s, const char *id, char **out, struct vx_err **err)
 {
     const char *p[] = {id};
     struct vx_db *db = NULL;
@@ -382,7 +380,7 @@ int vx_store_job_list(struct vx_store *s, const struct vx_job_filter *f, struct 
     size_t nrows = 0, cap = 0;
     struct vx_db *db = NULL;
     struct vx_sqlb b;
-    char cts[24], cid[CURSOR_MAX], ph[32];
+    char cts[24], cid[CURSOR_MAX];
     int limit = f->limit ? f->limit : 20;
     int rc;
 
@@ -408,14 +406,12 @@ int vx_store_job_list(struct vx_store *s, const struct vx_job_filter *f, struct 
         rc = cursor_decode(f->cursor, cts, cid, err);
         if (rc < 0)
             return rc;
-        vx_sqlb_add(&b, " AND (created_at < ");
+        /* a row-value comparison: both backends walk the (created_at, id) index from it */
+        vx_sqlb_add(&b, " AND (created_at, id) < (");
         vx_sqlb_arg(&b, cts);
-        /* the same $ again, so PostgreSQL infers one parameter type */
-        snprintf(ph, sizeof(ph), " OR (created_at = $%d", b.n);
-        vx_sqlb_add(&b, ph);
-        vx_sqlb_add(&b, " AND id < ");
+        vx_sqlb_add(&b, ", ");
         vx_sqlb_arg(&b, cid);
-        vx_sqlb_add(&b, "))");
+        vx_sqlb_add(&b, ")");
     }
     vx_sqlb_add(&b, " ORDER BY created_at DESC, id DESC LIMIT CAST(");
     vx_sqlb_i64(&b, limit + 1);
@@ -525,13 +521,15 @@ static const char SQL_PROGRESS[] =
     "UPDATE jobs SET progress_percent = $3, current_phase = COALESCE($4, current_phase),"
     " updated_at = $5 WHERE id = $1 AND worker_id = $2 AND state IN " LIVE_STATES;
 
-int vx_store_job_progress(struct vx_store *s, const char *id, const char *worker_id,
-                          int percent, const char *phase, struct vx_err **err)
+int vx_store_job_progress(struct vx_store *s, const char *id, const char *worker_id, int percent,
+                          const char *phase, struct vx_err **err)
 {
     char pct[24], ts[24];
     const char *p[] = {id, worker_id,
-                       vx_store_i64(pct, percent < 0 ? 0 : percent > 100 ? 100 : percent), phase,
-                       vx_store_i64(ts, vx_now_ms())};
+                       vx_store_i64(pct, percent < 0     ? 0
+                                         : percent > 100 ? 100
+                                                         : percent),
+                       phase, vx_store_i64(ts, vx_now_ms())};
     struct vx_db *db = NULL;
     int64_t changed = 0;
     int rc;
@@ -583,9 +581,8 @@ static char *webhook_payload(const char *id, enum vx_job_state to, const char *i
  * a transaction when 'to' is terminal, since it may also insert the webhook delivery).
  * reap_before > 0 adds "and the lease expired before it", for the reaper. */
 static int job_change(struct vx_db *db, const char *id, const char *worker_id,
-                      enum vx_job_state from, enum vx_job_state to,
-                      const struct vx_job_update *upd, int64_t backoff_ms, int64_t now,
-                      int64_t reap_before, struct vx_err **err)
+                      enum vx_job_state from, enum vx_job_state to, const struct vx_job_update *upd,
+                      int64_t backoff_ms, int64_t now, int64_t reap_before, struct vx_err **err)
 {
     bool terminal = vx_job_state_terminal(to);
     char *callback = NULL, *image_ref = NULL, *digest = NULL, *emsg = NULL, *results = NULL;
@@ -654,9 +651,8 @@ static int job_change(struct vx_db *db, const char *id, const char *worker_id,
         return rc;
     rc = vx_db_step(db, err);
     if (rc == 0)
-        rc = vx_err_set(err, VX_E_CONFLICT, 0, "job '%s' is not %s%s%s", id,
-                        vx_job_state_str(from), worker_id ? " and held by " : "",
-                        worker_id ? worker_id : "");
+        rc = vx_err_set(err, VX_E_CONFLICT, 0, "job '%s' is not %s%s%s", id, vx_job_state_str(from),
+                        worker_id ? " and held by " : "", worker_id ? worker_id : "");
     if (rc < 0) {
         vx_db_done(db);
         return rc;
@@ -696,8 +692,8 @@ int vx_store_job_transition(struct vx_store *s, const char *id, const char *work
     if (!id)
         return vx_err_set(err, VX_E_INVALID, 0, "no job id");
     if (!vx_job_transition_ok(from, to))
-        return vx_err_set(err, VX_E_INVALID, 0, "job '%s': transition %s -> %s is not allowed",
-                          id, vx_job_state_str(from) ? vx_job_state_str(from) : "?",
+        return vx_err_set(err, VX_E_INVALID, 0, "job '%s': transition %s -> %s is not allowed", id,
+                          vx_job_state_str(from) ? vx_job_state_str(from) : "?",
                           vx_job_state_str(to) ? vx_job_state_str(to) : "?");
     rc = vx_store_conn_get(s, &db, err);
     if (rc < 0)
@@ -707,8 +703,8 @@ int vx_store_job_transition(struct vx_store *s, const char *id, const char *work
         if (rc < 0)
             goto out;
     }
-    rc = job_change(db, id, worker_id, from, to, upd ? upd : &none, backoff_ms, vx_now_ms(), 0,
-                    err);
+    rc =
+        job_change(db, id, worker_id, from, to, upd ? upd : &none, backoff_ms, vx_now_ms(), 0, err);
     if (txn) {
         if (rc == 0)
             rc = vx_db_commit(db, err);
@@ -906,8 +902,7 @@ int vx_store_job_reap(struct vx_store *s, int64_t now, int64_t backoff_ms, int *
     return rc < 0 ? rc : 0;
 }
 
-int vx_store_job_counts(struct vx_store *s, int64_t counts[VX_JOB_STATE_COUNT],
-                        struct vx_err **err)
+int vx_store_job_counts(struct vx_store *s, int64_t counts[VX_JOB_STATE_COUNT], struct vx_err **err)
 {
     struct vx_db *db = NULL;
     int rc;

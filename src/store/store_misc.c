@@ -20,9 +20,8 @@
 /* Runs a SELECT and hands each row to 'fn', which builds one record; collects them. */
 typedef void *row_fn(struct vx_db *db);
 
-static int fetch_all(struct vx_store *s, const char *sql, int n, const char *const *p,
-                     row_fn *fn, void (*free_fn)(void *), void ***out, size_t *count,
-                     struct vx_err **err)
+static int fetch_all(struct vx_store *s, const char *sql, int n, const char *const *p, row_fn *fn,
+                     void (*free_fn)(void *), void ***out, size_t *count, struct vx_err **err)
 {
     void **rows = NULL;
     size_t nrows = 0, cap = 0;
@@ -54,8 +53,8 @@ static int fetch_all(struct vx_store *s, const char *sql, int n, const char *con
 }
 
 /* Runs a SELECT for at most one row; 0 and *out NULL when there is none. */
-static int fetch_one(struct vx_store *s, const char *sql, int n, const char *const *p,
-                     row_fn *fn, void **out, struct vx_err **err)
+static int fetch_one(struct vx_store *s, const char *sql, int n, const char *const *p, row_fn *fn,
+                     void **out, struct vx_err **err)
 {
     struct vx_db *db = NULL;
     int rc;
@@ -182,8 +181,8 @@ int vx_store_evidence_get(struct vx_store *s, const char *org_id, const char *id
     return 0;
 }
 
-int vx_store_evidence_list(struct vx_store *s, const char *job_id,
-                           struct vx_evidence_rec ***out, size_t *n, struct vx_err **err)
+int vx_store_evidence_list(struct vx_store *s, const char *job_id, struct vx_evidence_rec ***out,
+                           size_t *n, struct vx_err **err)
 {
     const char *p[] = {job_id};
 
@@ -193,8 +192,7 @@ int vx_store_evidence_list(struct vx_store *s, const char *job_id,
                      1, p, evidence_row, evidence_free, (void ***)out, n, err);
 }
 
-int vx_store_evidence_purge(struct vx_store *s, int64_t before, int *deleted,
-                            struct vx_err **err)
+int vx_store_evidence_purge(struct vx_store *s, int64_t before, int *deleted, struct vx_err **err)
 {
     char ts[24];
     const char *p[] = {vx_store_i64(ts, before)};
@@ -248,8 +246,7 @@ int vx_store_org_create(struct vx_store *s, const char *id, const char *name, co
                            vx_store_i64(lim, jobs_per_month < 0 ? -1 : jobs_per_month),
                            vx_store_i64(ts, vx_now_ms())};
 
-        rc = exec_one(s,
-                      "INSERT INTO organizations (" ORG_COLS ") VALUES ($1, $2, $3, $4, $5)", 5,
+        rc = exec_one(s, "INSERT INTO organizations (" ORG_COLS ") VALUES ($1, $2, $3, $4, $5)", 5,
                       p, NULL, err);
     }
     if (rc < 0)
@@ -312,8 +309,8 @@ int vx_store_org_get(struct vx_store *s, const char *id_or_name, struct vx_org_r
         return vx_err_set(err, VX_E_INVALID, 0, "no organization id");
     rc = fetch_one(s, SQL_ORG_BY_ID, 1, p, org_row, &row, err);
     if (rc == 0 && !row)
-        rc = fetch_one(s, "SELECT " ORG_COLS " FROM organizations WHERE name = $1", 1, p,
-                       org_row, &row, err);
+        rc = fetch_one(s, "SELECT " ORG_COLS " FROM organizations WHERE name = $1", 1, p, org_row,
+                       &row, err);
     if (rc < 0)
         return rc;
     if (!row)
@@ -322,11 +319,10 @@ int vx_store_org_get(struct vx_store *s, const char *id_or_name, struct vx_org_r
     return 0;
 }
 
-int vx_store_org_list(struct vx_store *s, struct vx_org_rec ***out, size_t *n,
-                      struct vx_err **err)
+int vx_store_org_list(struct vx_store *s, struct vx_org_rec ***out, size_t *n, struct vx_err **err)
 {
-    return fetch_all(s, "SELECT " ORG_COLS " FROM organizations ORDER BY created_at, id", 0,
-                     NULL, org_row, org_free, (void ***)out, n, err);
+    return fetch_all(s, "SELECT " ORG_COLS " FROM organizations ORDER BY created_at, id", 0, NULL,
+                     org_row, org_free, (void ***)out, n, err);
 }
 
 int vx_store_quota_set(struct vx_store *s, const char *org_id, int64_t jobs_per_month,
@@ -337,15 +333,15 @@ int vx_store_quota_set(struct vx_store *s, const char *org_id, int64_t jobs_per_
     int64_t changed = 0;
     int rc;
 
-    rc = exec_one(s, "UPDATE organizations SET jobs_per_month = $2 WHERE id = $1", 2, p,
-                  &changed, err);
+    rc = exec_one(s, "UPDATE organizations SET jobs_per_month = $2 WHERE id = $1", 2, p, &changed,
+                  err);
     if (rc == 0 && changed == 0)
         rc = vx_err_set(err, VX_E_NOT_FOUND, 0, "organization '%s' not found", org_id);
     return rc;
 }
 
-int vx_store_quota_get(struct vx_store *s, const char *org_id, const char *month,
-                       int64_t *limit, int64_t *used, struct vx_err **err)
+int vx_store_quota_get(struct vx_store *s, const char *org_id, const char *month, int64_t *limit,
+                       int64_t *used, struct vx_err **err)
 {
     const char *p[] = {org_id, month};
     struct vx_db *db = NULL;
@@ -402,8 +398,7 @@ static void apikey_free(void *p)
 }
 
 int vx_store_apikey_create(struct vx_store *s, const char *org_id, const char *name,
-                           const char *prefix, const char *hash, char **id_out,
-                           struct vx_err **err)
+                           const char *prefix, const char *hash, char **id_out, struct vx_err **err)
 {
     char id[37], ts[24];
     const char *p[] = {id, org_id, name ? name : "", prefix, hash, vx_store_i64(ts, vx_now_ms())};
@@ -487,8 +482,8 @@ int vx_store_apikey_revoke(struct vx_store *s, const char *id_or_prefix, struct 
             rc = vx_err_set(err, VX_E_CONFLICT, 0, "prefix '%s' matches %" PRId64 " keys",
                             id_or_prefix, matches);
         else if (rc == 0)
-            rc = vx_db_exec(db, "UPDATE api_keys SET revoked = 1 WHERE prefix = $1", 1, p,
-                            &changed, err);
+            rc = vx_db_exec(db, "UPDATE api_keys SET revoked = 1 WHERE prefix = $1", 1, p, &changed,
+                            err);
         if (rc == 0 && changed == 0)
             rc = vx_err_set(err, VX_E_NOT_FOUND, 0, "api key '%s' not found", id_or_prefix);
     }
@@ -517,8 +512,8 @@ int vx_store_apikey_list(struct vx_store *s, const char *org_id, struct vx_apike
 
 /* ---- webhook deliveries -------------------------------------------------------------- */
 
-#define WEBHOOK_COLS                                                                    \
-    "id, job_id, url, payload, attempts, next_attempt_at, status, last_http_status, " \
+#define WEBHOOK_COLS                                                                               \
+    "id, job_id, url, payload, attempts, next_attempt_at, status, last_http_status, "              \
     "last_error"
 
 static void *webhook_row(struct vx_db *db)
@@ -591,13 +586,12 @@ int vx_store_webhook_claim(struct vx_store *s, int64_t now, int64_t lease_ms,
     char ts[24], until[24];
     const char *p[] = {vx_store_i64(ts, now), vx_store_i64(until, now + lease_ms)};
 
-    return fetch_one(s, s->kind == VX_DB_PG ? SQL_WEBHOOK_CLAIM_PG : SQL_WEBHOOK_CLAIM_SQLITE, 2,
-                     p, webhook_row, (void **)out, err);
+    return fetch_one(s, s->kind == VX_DB_PG ? SQL_WEBHOOK_CLAIM_PG : SQL_WEBHOOK_CLAIM_SQLITE, 2, p,
+                     webhook_row, (void **)out, err);
 }
 
-int vx_store_webhook_result(struct vx_store *s, const char *id, bool delivered,
-                            int http_status, const char *error, int64_t next_attempt_at,
-                            struct vx_err **err)
+int vx_store_webhook_result(struct vx_store *s, const char *id, bool delivered, int http_status,
+                            const char *error, int64_t next_attempt_at, struct vx_err **err)
 {
     const char *status = delivered ? "delivered" : next_attempt_at > 0 ? "pending" : "failed";
     char code[24], next[24];
@@ -628,8 +622,8 @@ int vx_store_webhook_list(struct vx_store *s, const char *job_id, struct vx_webh
 
 /* ---- workers ------------------------------------------------------------------------- */
 
-int vx_store_worker_beat(struct vx_store *s, const char *worker_id, const char *host,
-                         int busy, int slots, struct vx_err **err)
+int vx_store_worker_beat(struct vx_store *s, const char *worker_id, const char *host, int busy,
+                         int slots, struct vx_err **err)
 {
     char b[24], sl[24], ts[24];
     const char *p[] = {worker_id, host, vx_store_i64(b, busy), vx_store_i64(sl, slots),

@@ -15,13 +15,13 @@
 #include <unistd.h>
 
 #include "store/store.h"
-#include "store/db.h"     /* to create and drop the per-test PostgreSQL schema */
+#include "store/db.h" /* to create and drop the per-test PostgreSQL schema */
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/json.h" /* jansson, to read webhook payloads */
 #include "common/util.h"
 
-#define DIGEST "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define DIGEST  "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define DIGEST2 "sha256:0000000000000000000000000000000000000000000000000000000000000001"
 
 struct cfg {
@@ -44,26 +44,26 @@ static void fail_err(struct vx_err **err, const char *what)
     vx_err_free(err);
 }
 
-#define OK(expr)                                             \
-    do {                                                     \
-        struct vx_err *e_ = NULL;                            \
-        struct vx_err **err = &e_;                           \
-        int rc_ = (expr);                                    \
-        if (rc_ != 0)                                        \
-            fail_err(&e_, #expr);                            \
-        assert_int_equal(rc_, 0);                            \
+#define OK(expr)                                                                                   \
+    do {                                                                                           \
+        struct vx_err *e_ = NULL;                                                                  \
+        struct vx_err **err = &e_;                                                                 \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != 0)                                                                              \
+            fail_err(&e_, #expr);                                                                  \
+        assert_int_equal(rc_, 0);                                                                  \
     } while (0)
 
-#define FAILS(code, expr)                                    \
-    do {                                                     \
-        struct vx_err *e_ = NULL;                            \
-        struct vx_err **err = &e_;                           \
-        int rc_ = (expr);                                    \
-        if (rc_ != -(code))                                  \
-            fail_err(&e_, #expr);                            \
-        assert_int_equal(rc_, -(code));                      \
-        assert_non_null(e_);                                 \
-        vx_err_free(&e_);                                    \
+#define FAILS(code, expr)                                                                          \
+    do {                                                                                           \
+        struct vx_err *e_ = NULL;                                                                  \
+        struct vx_err **err = &e_;                                                                 \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != -(code))                                                                        \
+            fail_err(&e_, #expr);                                                                  \
+        assert_int_equal(rc_, -(code));                                                            \
+        assert_non_null(e_);                                                                       \
+        vx_err_free(&e_);                                                                          \
     } while (0)
 
 static int pg_admin(const char *url, const char *sql)
@@ -251,6 +251,96 @@ static void test_migrations_idempotent(void **state)
     FAILS(VX_E_INVALID, vx_store_open("sqlite:", NULL, &again, err));
 }
 
+struct opener {
+    const char *url;
+    pthread_barrier_t *go;
+    int rc;
+    int version;
+};
+
+static void *open_one(void *arg)
+{
+    struct opener *o = arg;
+    struct vx_store *s = NULL;
+    struct vx_err *err = NULL;
+
+    pthread_barrier_wait(o->go);
+    o->rc = vx_store_open(o->url, NULL, &s, &err);
+    if (o->rc < 0) {
+        fprintf(stderr, "concurrent open: %s\n", err->msg);
+        vx_err_free(&err);
+    } else {
+        o->version = vx_store_schema_version(s);
+    }
+    vx_store_close(s);
+    return NULL;
+}
+
+/* Three openers of one new database at once (separate connections, as separate processes
+ * would be): each migration step is applied once, nobody fails. */
+static void test_migrations_concurrent(void **state)
+{
+    struct fx *f = *state;
+    struct opener o[3];
+    pthread_t t[3];
+    pthread_barrier_t go;
+    char *url, *sql = NULL, dir[64] = "";
+    struct vx_store *s = NULL;
+
+    if (f->cfg->pg) {
+        sql = vx_xasprintf("DROP SCHEMA IF EXISTS %s_m CASCADE; CREATE SCHEMA %s_m", f->schema,
+                           f->schema);
+        assert_int_equal(pg_admin(f->cfg->pg_url, sql), 0);
+        free(sql);
+        url = vx_xasprintf("%s%soptions=-csearch_path%%3D%s_m", f->cfg->pg_url,
+                           strchr(f->cfg->pg_url, '?') ? "&" : "?", f->schema);
+    } else {
+        snprintf(dir, sizeof(dir), "%s", f->dir);
+        url = vx_xasprintf("sqlite:%s/concurrent.db", dir);
+    }
+    pthread_barrier_init(&go, NULL, 3);
+    for (int i = 0; i < 3; i++) {
+        o[i] = (struct opener){url, &go, -1, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, open_one, &o[i]), 0);
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(o[i].rc, 0);
+        assert_int_equal(o[i].version, 1);
+    }
+    /* one row per step in schema_migrations, and the schema works */
+    OK(vx_store_open(url, NULL, &s, err));
+    OK(vx_store_org_ensure(s, "org-m", "free", -1, NULL, err));
+    vx_store_close(s);
+    {
+        struct vx_db *db = NULL;
+        int64_t rows = -1;
+
+        if (f->cfg->pg) {
+            OK(vx_db_pg_open(url, &db, err));
+        } else {
+            char *path = vx_xasprintf("%s/concurrent.db", dir);
+
+            OK(vx_db_sqlite_open(path, 1000, &db, err));
+            free(path);
+        }
+        OK(vx_db_query(db, "SELECT COUNT(*) FROM schema_migrations", 0, NULL, err));
+        assert_int_equal(vx_db_step(db, NULL), 1);
+        rows = strtoll(vx_db_col(db, 0), NULL, 10);
+        vx_db_done(db);
+        vx_db_close(db);
+        assert_int_equal(rows, 1);
+    }
+    if (f->cfg->pg) {
+        sql = vx_xasprintf("DROP SCHEMA IF EXISTS %s_m CASCADE", f->schema);
+        pg_admin(f->cfg->pg_url, sql);
+        free(sql);
+    }
+    free(url);
+}
+
 static void test_submit_get(void **state)
 {
     struct fx *f = *state;
@@ -282,8 +372,8 @@ static void test_submit_get(void **state)
     vx_job_rec_free(j);
 
     FAILS(VX_E_NOT_FOUND, vx_store_job_get(f->s, "org-b", id, &j, err));
-    FAILS(VX_E_NOT_FOUND, vx_store_job_get(f->s, NULL, "00000000-0000-4000-8000-000000000000",
-                                           &j, err));
+    FAILS(VX_E_NOT_FOUND,
+          vx_store_job_get(f->s, NULL, "00000000-0000-4000-8000-000000000000", &j, err));
     OK(vx_store_job_get_findings(f->s, id, &findings, err));
     assert_string_equal(findings, "{\"findings\":[]}");
     free(findings);
@@ -316,8 +406,8 @@ static void test_idempotency(void **state)
     assert_string_equal(out->idempotency_key, "key-1");
     vx_job_rec_free(out);
     /* the replay did not count against the quota */
-    OK(vx_store_quota_get(f->s, "org-a", vx_time_month(vx_now_ms(), month, sizeof(month)),
-                          &limit, &used, err));
+    OK(vx_store_quota_get(f->s, "org-a", vx_time_month(vx_now_ms(), month, sizeof(month)), &limit,
+                          &used, err));
     assert_int_equal(used, 1);
     assert_int_equal(limit, -1);
 
@@ -399,6 +489,11 @@ static void test_quota(void **state)
     FAILS(VX_E_NOT_FOUND, vx_store_quota_get(f->s, "org-none", month, &limit, &used, err));
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void test_list_pagination(void **state)
 {
     struct fx *f = *state;
@@ -469,6 +564,41 @@ static void test_list_pagination(void **state)
     flt.limit = 101;
     FAILS(VX_E_INVALID, vx_store_job_list(f->s, &flt, &rows, &n, &cursor3, err));
 
+    /* jobs created within one millisecond still page exactly once each, newest first */
+    {
+        char *seen[12];
+        int nseen = 0;
+        char *cur = NULL;
+
+        OK(vx_store_org_ensure(f->s, "org-p", "free", -1, NULL, err));
+        for (int i = 0; i < 12; i++)
+            free(submit_simple(f, "org-p", 0));
+        flt = (struct vx_job_filter){.org_id = "org-p", .limit = 5};
+        do {
+            char *next = NULL;
+
+            flt.cursor = cur;
+            OK(vx_store_job_list(f->s, &flt, &rows, &n, &next, err));
+            for (size_t i = 0; i < n; i++) {
+                assert_true(nseen < 12);
+                seen[nseen++] = vx_xstrdup(rows[i]->id);
+                if (i > 0)
+                    assert_true(rows[i - 1]->created_at > rows[i]->created_at ||
+                                (rows[i - 1]->created_at == rows[i]->created_at &&
+                                 strcmp(rows[i - 1]->id, rows[i]->id) > 0));
+            }
+            vx_job_rec_array_free(rows, n);
+            free(cur);
+            cur = next;
+        } while (cur);
+        assert_int_equal(nseen, 12);
+        qsort(seen, 12, sizeof(seen[0]), cmp_str);
+        for (int i = 0; i < 12; i++) {
+            if (i > 0)
+                assert_string_not_equal(seen[i - 1], seen[i]);
+            free(seen[i]);
+        }
+    }
     for (int i = 0; i < 5; i++)
         free(ids[i]);
     free(late);
@@ -572,19 +702,19 @@ static void test_transitions(void **state)
     struct vx_job_update upd = VX_JOB_UPDATE_INIT;
     struct vx_job_rec *j;
 
-    FAILS(VX_E_INVALID, vx_store_job_transition(f->s, id, NULL, VX_JOB_QUEUED, VX_JOB_COMPLETE,
-                                                NULL, 0, err));
-    FAILS(VX_E_INVALID, vx_store_job_transition(f->s, id, NULL, VX_JOB_COMPLETE,
-                                                VX_JOB_RUNNING, NULL, 0, err));
+    FAILS(VX_E_INVALID,
+          vx_store_job_transition(f->s, id, NULL, VX_JOB_QUEUED, VX_JOB_COMPLETE, NULL, 0, err));
+    FAILS(VX_E_INVALID,
+          vx_store_job_transition(f->s, id, NULL, VX_JOB_COMPLETE, VX_JOB_RUNNING, NULL, 0, err));
     /* CAS: not in 'from' */
-    FAILS(VX_E_CONFLICT, vx_store_job_transition(f->s, id, NULL, VX_JOB_RUNNING,
-                                                 VX_JOB_ANALYZING, NULL, 0, err));
+    FAILS(VX_E_CONFLICT,
+          vx_store_job_transition(f->s, id, NULL, VX_JOB_RUNNING, VX_JOB_ANALYZING, NULL, 0, err));
     FAILS(VX_E_CONFLICT, vx_store_job_transition(f->s, "no-such-job", NULL, VX_JOB_QUEUED,
                                                  VX_JOB_FAILED, NULL, 0, err));
     claim_expect(f, "w1", 60000, id);
     /* CAS: held by someone else */
-    FAILS(VX_E_CONFLICT, vx_store_job_transition(f->s, id, "w2", VX_JOB_RUNNING,
-                                                 VX_JOB_ANALYZING, NULL, 0, err));
+    FAILS(VX_E_CONFLICT,
+          vx_store_job_transition(f->s, id, "w2", VX_JOB_RUNNING, VX_JOB_ANALYZING, NULL, 0, err));
     upd.sandbox_id = "sb-1";
     upd.current_phase = "reach";
     upd.progress_percent = 80;
@@ -613,8 +743,8 @@ static void test_transitions(void **state)
     assert_string_equal(j->sandbox_id, "sb-1"); /* unchanged when not given */
     vx_job_rec_free(j);
     /* a second finisher loses */
-    FAILS(VX_E_CONFLICT, vx_store_job_transition(f->s, id, "w1", VX_JOB_ANALYZING,
-                                                 VX_JOB_FAILED, NULL, 0, err));
+    FAILS(VX_E_CONFLICT,
+          vx_store_job_transition(f->s, id, "w1", VX_JOB_ANALYZING, VX_JOB_FAILED, NULL, 0, err));
 
     /* queued -> failed without a lease (API/admin) */
     free(id);
@@ -762,8 +892,8 @@ static void test_reap_fails_at_max(void **state)
     assert_string_equal(j->error_message, "worker lost: lease expired 2 times");
     vx_job_rec_free(j);
     /* the old holder cannot finish it any more */
-    FAILS(VX_E_CONFLICT, vx_store_job_transition(f->s, id, "w1", VX_JOB_RUNNING,
-                                                 VX_JOB_COMPLETE, NULL, 0, err));
+    FAILS(VX_E_CONFLICT,
+          vx_store_job_transition(f->s, id, "w1", VX_JOB_RUNNING, VX_JOB_COMPLETE, NULL, 0, err));
     free(id);
 }
 
@@ -802,8 +932,8 @@ static void test_evidence(void **state)
     size_t n = 0;
     int deleted = -1;
 
-    OK(vx_store_evidence_put(f->s, job, "openvex", "application/json", doc, strlen(doc), NULL,
-                             &e1, err));
+    OK(vx_store_evidence_put(f->s, job, "openvex", "application/json", doc, strlen(doc), NULL, &e1,
+                             err));
     usleep(2000);
     OK(vx_store_evidence_put(f->s, job, "log", "text/plain", NULL, 1234, "logs/ab/cd.log", &e2,
                              err));
@@ -830,8 +960,8 @@ static void test_evidence(void **state)
     free(list);
 
     FAILS(VX_E_INVALID, vx_store_evidence_put(f->s, job, "bin", "x", "a\0b", 3, NULL, NULL, err));
-    FAILS(VX_E_NOT_FOUND, vx_store_evidence_put(f->s, "no-such-job", "log", "text/plain", "x",
-                                                1, NULL, NULL, err));
+    FAILS(VX_E_NOT_FOUND,
+          vx_store_evidence_put(f->s, "no-such-job", "log", "text/plain", "x", 1, NULL, NULL, err));
     OK(vx_store_evidence_purge(f->s, 0, &deleted, err));
     assert_int_equal(deleted, 0);
     OK(vx_store_evidence_purge(f->s, vx_now_ms() + 1, &deleted, err));
@@ -953,9 +1083,8 @@ static void test_webhooks(void **state)
     assert_string_equal(json_string_value(json_object_get(body, "image_digest")), DIGEST);
     assert_int_equal(strlen(json_string_value(json_object_get(body, "completed_at"))), 24);
     assert_true(json_is_null(json_object_get(body, "error_message")));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(body, "summary"),
-                                                        "not_affected")),
-                     7);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(body, "summary"), "not_affected")), 7);
     json_decref(body);
     vx_webhook_rec_free(list[0]);
     free(list);
@@ -1066,7 +1195,7 @@ static void test_workers(void **state)
 
 /* ---- concurrency --------------------------------------------------------------------- */
 
-#define CC_JOBS 200
+#define CC_JOBS    200
 #define CC_THREADS 4
 
 struct claimer {
@@ -1101,11 +1230,6 @@ static void *claim_loop(void *arg)
         vx_job_rec_free(j);
     }
     return NULL;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void test_concurrent_claims(void **state)
@@ -1205,8 +1329,8 @@ static void test_concurrent_quota(void **state)
     assert_int_equal(other, 0);
     assert_int_equal(created, 50);
     assert_int_equal(quota, 30);
-    OK(vx_store_quota_get(f->s, "org-c", vx_time_month(vx_now_ms(), month, sizeof(month)),
-                          &limit, &used, err));
+    OK(vx_store_quota_get(f->s, "org-c", vx_time_month(vx_now_ms(), month, sizeof(month)), &limit,
+                          &used, err));
     assert_int_equal(used, 50);
 }
 
@@ -1256,7 +1380,8 @@ static void test_get_speed(void **state)
         pthread_join(t[i], NULL);
     t2 = vx_mono_ms();
     assert_int_equal(g[0].fails + g[1].fails, 0);
-    fprintf(stderr, "# %s: %d gets in %" PRId64 " ms on 1 thread (%.0f/s); %d in %" PRId64
+    fprintf(stderr,
+            "# %s: %d gets in %" PRId64 " ms on 1 thread (%.0f/s); %d in %" PRId64
             " ms on 2 threads (%.0f/s)\n",
             vx_store_backend(f->s), SPEED_GETS, t1 - t0,
             SPEED_GETS * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1), 2 * SPEED_GETS, t2 - t1,
@@ -1311,6 +1436,7 @@ int main(int argc, char **argv)
 
     const struct CMUnitTest tests[] = {
         T(test_migrations_idempotent),
+        T(test_migrations_concurrent),
         T(test_submit_get),
         T(test_idempotency),
         T(test_cache),
