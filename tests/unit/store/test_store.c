@@ -593,11 +593,10 @@ static void test_list_pagination(void **state)
         } while (cur);
         assert_int_equal(nseen, 12);
         qsort(seen, 12, sizeof(seen[0]), cmp_str);
-        for (int i = 0; i < 12; i++) {
-            if (i > 0)
-                assert_string_not_equal(seen[i - 1], seen[i]);
+        for (int i = 1; i < 12; i++)
+            assert_string_not_equal(seen[i - 1], seen[i]);
+        for (int i = 0; i < 12; i++)
             free(seen[i]);
-        }
     }
     for (int i = 0; i < 5; i++)
         free(ids[i]);
