@@ -144,4 +144,11 @@ int vx_image_unpack(const struct vx_image *img, const char *dest,
                     const struct vx_unpack_opts *opts, struct vx_unpack_report *report,
                     struct vx_err **err);
 
+/* ---- description ----------------------------------------------------------------------- */
+
+/* The image as a JSON object (digests, platform, layers, config and, when rep is non-NULL,
+ * the unpack report): the "image" evidence of a job and `vexxy image ... --json`.
+ * Canonical (sorted keys). Caller frees. image_json.c. */
+char *vx_image_json(const struct vx_image *img, const struct vx_unpack_report *rep);
+
 #endif
