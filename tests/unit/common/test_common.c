@@ -3,10 +3,14 @@
 
 #include <setjmp.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/util.h"
 
@@ -178,6 +182,53 @@ static void test_json_helpers(void **state)
     vx_err_free(&err);
 }
 
+static void touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    close(fd);
+}
+
+/* remove_tree deletes links as links: a symlink to a directory outside the tree (as a
+ * hostile rootfs could contain) must not lead it out of the tree. */
+static void test_fs_remove_tree_never_follows_links(void **state)
+{
+    char base[] = "/tmp/vx-fs-XXXXXX", *tree, *outside, *p;
+    struct vx_err *err = NULL;
+    struct stat st;
+
+    assert_non_null(mkdtemp(base));
+    tree = vx_xasprintf("%s/tree/a/b", base);
+    outside = vx_xasprintf("%s/outside", base);
+    assert_int_equal(vx_fs_mkdirs(tree, 0700, &err), 0);
+    assert_int_equal(vx_fs_mkdirs(outside, 0700, &err), 0);
+    p = vx_xasprintf("%s/keep", outside);
+    touch(p);
+    free(p);
+    p = vx_xasprintf("%s/tree/a/b/file", base);
+    touch(p);
+    free(p);
+    p = vx_xasprintf("%s/tree/a/link", base);
+    assert_int_equal(symlink(outside, p), 0);
+    free(p);
+    p = vx_xasprintf("%s/tree/a/b", base);
+    assert_int_equal(chmod(p, 0500), 0); /* read-only directory inside the tree */
+    free(p);
+    p = vx_xasprintf("%s/tree", base);
+    assert_int_equal(vx_fs_remove_tree(p, &err), 0);
+    assert_int_equal(lstat(p, &st), -1);
+    assert_int_equal(vx_fs_remove_tree(p, &err), 0); /* missing is fine */
+    free(p);
+    p = vx_xasprintf("%s/keep", outside);
+    assert_int_equal(stat(p, &st), 0);
+    free(p);
+    assert_int_equal(vx_fs_remove_tree(base, &err), 0);
+    free(tree);
+    free(outside);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_uuid_digest),       cmocka_unit_test(test_hashes),
         cmocka_unit_test(test_time_and_numbers),  cmocka_unit_test(test_alloc_grow),
         cmocka_unit_test(test_json_helpers),
+        cmocka_unit_test(test_fs_remove_tree_never_follows_links),
     };
 
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
