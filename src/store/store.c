@@ -557,3 +557,37 @@ int vx_store_ping(struct vx_store *s, struct vx_err **err)
     vx_store_conn_put(s, db);
     return rc;
 }
+
+/* Runs a SELECT and hands each row to 'fn', which builds one record; collects them. */
+int vx_store_fetch_all(struct vx_store *s, const char *sql, int n, const char *const *p,
+                       vx_store_row_fn *fn, void (*free_fn)(void *), void ***out, size_t *count,
+                       struct vx_err **err)
+{
+    void **rows = NULL;
+    size_t nrows = 0, cap = 0;
+    struct vx_db *db = NULL;
+    int rc;
+
+    rc = vx_store_conn_get(s, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = vx_db_query(db, sql, n, p, err);
+    while (rc == 0) {
+        rc = vx_db_step(db, err);
+        if (rc <= 0)
+            break;
+        rc = 0;
+        rows = vx_xgrow(rows, sizeof(*rows), nrows + 1, &cap);
+        rows[nrows++] = fn(db);
+    }
+    vx_store_conn_put(s, db);
+    if (rc < 0) {
+        for (size_t i = 0; i < nrows; i++)
+            free_fn(rows[i]);
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    *count = nrows;
+    return 0;
+}

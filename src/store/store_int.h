@@ -31,6 +31,14 @@ int vx_store_conn_get(struct vx_store *s, struct vx_db **out, struct vx_err **er
 /* Takes the connection back; a broken one (or one left in a transaction) is closed. */
 void vx_store_conn_put(struct vx_store *s, struct vx_db *db);
 
+/* Builds one record from the current row of a query. */
+typedef void *vx_store_row_fn(struct vx_db *db);
+/* Runs a SELECT on a pooled connection and collects one record per row (built by fn). On
+ * failure everything built so far is freed with free_fn. Caller owns *out and each row. */
+int vx_store_fetch_all(struct vx_store *s, const char *sql, int n, const char *const *p,
+                       vx_store_row_fn *fn, void (*free_fn)(void *), void ***out, size_t *count,
+                       struct vx_err **err);
+
 /* Moves *src into *dst when *dst is free (and dst non-NULL), else frees it; for retry
  * loops that run a step with a local error first. */
 void vx_store_err_pass(struct vx_err **dst, struct vx_err **src);

@@ -72,6 +72,17 @@ static struct vx_job_rec *job_from_row(struct vx_db *db)
     return j;
 }
 
+/* Adapters for vx_store_fetch_all(). */
+static void *job_row(struct vx_db *db)
+{
+    return job_from_row(db);
+}
+
+static void job_row_free(void *p)
+{
+    vx_job_rec_free(p);
+}
+
 /* Runs a statement that yields at most one job row; *out NULL when it yields none. */
 static int job_fetch(struct vx_db *db, const char *sql, int n, const char *const *p,
                      struct vx_job_rec **out, struct vx_err **err)
@@ -377,8 +388,7 @@ int vx_store_job_list(struct vx_store *s, const struct vx_job_filter *f, struct 
                       size_t *n, char **next_cursor, struct vx_err **err)
 {
     struct vx_job_rec **rows = NULL;
-    size_t nrows = 0, cap = 0;
-    struct vx_db *db = NULL;
+    size_t nrows = 0;
     struct vx_sqlb b;
     char cts[24], cid[CURSOR_MAX];
     int limit = f->limit ? f->limit : 20;
@@ -420,23 +430,10 @@ int vx_store_job_list(struct vx_store *s, const struct vx_job_filter *f, struct 
     if (rc < 0)
         return rc;
 
-    rc = vx_store_conn_get(s, &db, err);
+    rc = vx_store_fetch_all(s, b.sql, b.n, b.args, job_row, job_row_free, (void ***)&rows,
+                            &nrows, err);
     if (rc < 0)
         return rc;
-    rc = vx_db_query(db, b.sql, b.n, b.args, err);
-    while (rc == 0) {
-        rc = vx_db_step(db, err);
-        if (rc <= 0)
-            break;
-        rc = 0;
-        rows = vx_xgrow(rows, sizeof(*rows), nrows + 1, &cap);
-        rows[nrows++] = job_from_row(db);
-    }
-    vx_store_conn_put(s, db);
-    if (rc < 0) {
-        vx_job_rec_array_free(rows, nrows);
-        return rc;
-    }
     *next_cursor = NULL;
     if (nrows > (size_t)limit) {
         vx_job_rec_free(rows[limit]);

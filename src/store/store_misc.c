@@ -17,40 +17,7 @@
 #include "common/err.h"      /* for vx_err_set() */
 #include "common/util.h"     /* for vx_now_ms(), vx_uuid4() */
 
-/* Runs a SELECT and hands each row to 'fn', which builds one record; collects them. */
-typedef void *row_fn(struct vx_db *db);
-
-static int fetch_all(struct vx_store *s, const char *sql, int n, const char *const *p, row_fn *fn,
-                     void (*free_fn)(void *), void ***out, size_t *count, struct vx_err **err)
-{
-    void **rows = NULL;
-    size_t nrows = 0, cap = 0;
-    struct vx_db *db = NULL;
-    int rc;
-
-    rc = vx_store_conn_get(s, &db, err);
-    if (rc < 0)
-        return rc;
-    rc = vx_db_query(db, sql, n, p, err);
-    while (rc == 0) {
-        rc = vx_db_step(db, err);
-        if (rc <= 0)
-            break;
-        rc = 0;
-        rows = vx_xgrow(rows, sizeof(*rows), nrows + 1, &cap);
-        rows[nrows++] = fn(db);
-    }
-    vx_store_conn_put(s, db);
-    if (rc < 0) {
-        for (size_t i = 0; i < nrows; i++)
-            free_fn(rows[i]);
-        free(rows);
-        return rc;
-    }
-    *out = rows;
-    *count = nrows;
-    return 0;
-}
+typedef vx_store_row_fn row_fn;
 
 /* Runs a SELECT for at most one row; 0 and *out NULL when there is none. */
 static int fetch_one(struct vx_store *s, const char *sql, int n, const char *const *p, row_fn *fn,
@@ -186,7 +153,7 @@ int vx_store_evidence_list(struct vx_store *s, const char *job_id, struct vx_evi
 {
     const char *p[] = {job_id};
 
-    return fetch_all(s,
+    return vx_store_fetch_all(s,
                      "SELECT " EVIDENCE_COLS " FROM evidence WHERE job_id = $1"
                      " ORDER BY created_at, id",
                      1, p, evidence_row, evidence_free, (void ***)out, n, err);
@@ -321,7 +288,7 @@ int vx_store_org_get(struct vx_store *s, const char *id_or_name, struct vx_org_r
 
 int vx_store_org_list(struct vx_store *s, struct vx_org_rec ***out, size_t *n, struct vx_err **err)
 {
-    return fetch_all(s, "SELECT " ORG_COLS " FROM organizations ORDER BY created_at, id", 0, NULL,
+    return vx_store_fetch_all(s, "SELECT " ORG_COLS " FROM organizations ORDER BY created_at, id", 0, NULL,
                      org_row, org_free, (void ***)out, n, err);
 }
 
@@ -502,11 +469,11 @@ int vx_store_apikey_list(struct vx_store *s, const char *org_id, struct vx_apike
     const char *p[] = {org_id};
 
     if (org_id)
-        return fetch_all(s,
+        return vx_store_fetch_all(s,
                          "SELECT " APIKEY_COLS " FROM api_keys WHERE org_id = $1"
                          " ORDER BY created_at, id",
                          1, p, apikey_row, apikey_free, (void ***)out, n, err);
-    return fetch_all(s, "SELECT " APIKEY_COLS " FROM api_keys ORDER BY created_at, id", 0, NULL,
+    return vx_store_fetch_all(s, "SELECT " APIKEY_COLS " FROM api_keys ORDER BY created_at, id", 0, NULL,
                      apikey_row, apikey_free, (void ***)out, n, err);
 }
 
@@ -614,7 +581,7 @@ int vx_store_webhook_list(struct vx_store *s, const char *job_id, struct vx_webh
 {
     const char *p[] = {job_id};
 
-    return fetch_all(s,
+    return vx_store_fetch_all(s,
                      "SELECT " WEBHOOK_COLS " FROM webhook_deliveries WHERE job_id = $1"
                      " ORDER BY created_at, id",
                      1, p, webhook_row, webhook_free, (void ***)out, n, err);
