@@ -894,7 +894,8 @@ static int apply_archive(int rootfd, struct archive *a, int r, int layer_index,
 
     fill_limits(opts, &c);
     if (r != ARCHIVE_OK) {
-        rc = vx_err_set(err, VX_E_UNPROCESSABLE, archive_errno(a), "layer %d: open: %s",
+        rc = vx_err_set(err, VX_E_UNPROCESSABLE, archive_errno(a) > 0 ? archive_errno(a) : 0,
+                        "layer %d: open: %s",
                         layer_index, archive_error_string(a));
         goto out;
     }

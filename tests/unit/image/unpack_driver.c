@@ -1,4 +1,4 @@
-/* unpack_driver.c -- `unpack_driver [--keep-ownership] DEST LAYER...`: vx_image_unpack() of
+/* unpack_driver.c -- `unpack_driver [--keep-ownership] [--max-* N] DEST LAYER...`: vx_image_unpack() of
  * the given layer blobs into DEST, for the integration test that compares the result with
  * GNU tar (tests/integration/test_unpack_vs_tar.py) and for timing. Prints the report as
  * "entries=N bytes=N skipped_devices=N whiteouts=N" and one "skipped: ..." line per record;
@@ -19,12 +19,22 @@ int main(int argc, char **argv)
     struct vx_err *err = NULL;
     int i = 1, rc;
 
-    if (i < argc && !strcmp(argv[i], "--keep-ownership")) {
-        opts.keep_ownership = true;
-        i++;
+    for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
+        int64_t *cap = !strcmp(argv[i], "--max-entries")       ? &opts.limits.max_entries
+                       : !strcmp(argv[i], "--max-file-bytes")  ? &opts.limits.max_file_bytes
+                       : !strcmp(argv[i], "--max-total-bytes") ? &opts.limits.max_total_bytes
+                                                               : NULL;
+        if (!strcmp(argv[i], "--keep-ownership")) {
+            opts.keep_ownership = true;
+        } else if (cap && i + 1 < argc) {
+            *cap = strtoll(argv[++i], NULL, 10);
+        } else {
+            fprintf(stderr, "unpack_driver: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
     }
     if (argc - i < 1) {
-        fprintf(stderr, "usage: unpack_driver [--keep-ownership] DEST LAYER...\n");
+        fprintf(stderr, "usage: unpack_driver [--keep-ownership] [--max-entries N] [--max-file-bytes N] [--max-total-bytes N] DEST LAYER...\n");
         return 2;
     }
     img.n_layers = (size_t)(argc - i - 1);
