@@ -729,7 +729,7 @@ static int apply_whiteout(struct ctx *c, const char *name, const char *dir, cons
 {
     const char *victim = leaf + strlen(WH_PREFIX);
     char *vpath = NULL;
-    int pfd, rc, dfd;
+    int pfd, rc = 0, dfd;
 
     c->rep->whiteouts++;
     if (!strcmp(leaf, WH_OPAQUE)) {
