@@ -55,7 +55,7 @@
 
 #include "image/image.h"
 
-#include <archive.h>       /* the tar/gzip/zstd reader */
+#include <archive.h> /* the tar/gzip/zstd reader */
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -69,15 +69,15 @@
 #include "common/err.h"
 #include "common/fs.h" /* vx_fs_remove_tree() for the failure cleanup of vx_image_unpack */
 
-#define DEF_MAX_TOTAL (8LL << 30)
-#define DEF_MAX_FILE (2LL << 30)
+#define DEF_MAX_TOTAL   (8LL << 30)
+#define DEF_MAX_FILE    (2LL << 30)
 #define DEF_MAX_ENTRIES 1000000
-#define DEF_MAX_PATH 4096
-#define DEF_ID_RANGE 65536u
-#define MAX_SKIPPED 1000
-#define WH_PREFIX ".wh."
-#define WH_OPAQUE ".wh..wh..opq"
-#define WH_META ".wh..wh."
+#define DEF_MAX_PATH    4096
+#define DEF_ID_RANGE    65536u
+#define MAX_SKIPPED     1000
+#define WH_PREFIX       ".wh."
+#define WH_OPAQUE       ".wh..wh..opq"
+#define WH_META         ".wh..wh."
 
 /* ---- a set of paths created by the current layer ------------------------------------- */
 
@@ -256,8 +256,8 @@ static int make_parents(struct ctx *c, const char *ename, const char *dir, int *
             fd = open_in_root(c, p, O_PATH | O_DIRECTORY);
             if (fd == -ENOENT) {
                 rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0,
-                                "layer %d: entry '%s': parent '%s' is a dangling symlink",
-                                c->layer, ename, p);
+                                "layer %d: entry '%s': parent '%s' is a dangling symlink", c->layer,
+                                ename, p);
                 goto out;
             }
         }
@@ -427,8 +427,8 @@ static int clean_name(struct ctx *c, const char *what, const char *raw, char **o
                           what);
     if (n > (size_t)c->lim.max_path_len)
         return vx_err_set(err, VX_E_TOO_LARGE, 0,
-                          "layer %d: %s '%.64s...' is %zu bytes long (cap %d)", c->layer, what,
-                          raw, n, c->lim.max_path_len);
+                          "layer %d: %s '%.64s...' is %zu bytes long (cap %d)", c->layer, what, raw,
+                          n, c->lim.max_path_len);
     if (raw[0] == '/')
         return vx_err_set(err, VX_E_UNPROCESSABLE, 0,
                           "layer %d: %s '%s' is an absolute path (refused)", c->layer, what, raw);
@@ -531,8 +531,8 @@ static int clear_leaf(struct ctx *c, const char *name, int pfd, const char *leaf
     return 0;
 }
 
-static int write_file(struct ctx *c, struct archive *a, struct archive_entry *e,
-                      const char *name, int pfd, const char *leaf, struct vx_err **err)
+static int write_file(struct ctx *c, struct archive *a, struct archive_entry *e, const char *name,
+                      int pfd, const char *leaf, struct vx_err **err)
 {
     int64_t size = archive_entry_size(e), end = 0;
     struct timespec ts[2];
@@ -573,8 +573,7 @@ static int write_file(struct ctx *c, struct archive *a, struct archive_entry *e,
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0) {
-                rc = vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': write", c->layer,
-                                name);
+                rc = vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': write", c->layer, name);
                 goto out;
             }
             done += (size_t)w;
@@ -653,8 +652,8 @@ static int make_symlink(struct ctx *c, struct archive_entry *e, const char *name
                           c->layer, name);
     if (strlen(target) > (size_t)c->lim.max_path_len)
         return vx_err_set(err, VX_E_TOO_LARGE, 0,
-                          "layer %d: symlink '%s': target is longer than %d bytes", c->layer,
-                          name, c->lim.max_path_len);
+                          "layer %d: symlink '%s': target is longer than %d bytes", c->layer, name,
+                          c->lim.max_path_len);
     if (c->keep_ownership && (rc = check_ids(c, name, e, &uid, &gid, err)) < 0)
         return rc;
     rc = clear_leaf(c, name, pfd, leaf, false, &is_dir, err);
@@ -690,8 +689,8 @@ static int make_hardlink(struct ctx *c, struct archive_entry *e, const char *nam
     tfd = open_in_root(c, target, O_PATH | O_NOFOLLOW);
     if (tfd < 0) {
         rc = vx_err_set(err, VX_E_UNPROCESSABLE, -tfd,
-                        "layer %d: hardlink '%s' to '%s': no such entry inside the root",
-                        c->layer, name, raw);
+                        "layer %d: hardlink '%s' to '%s': no such entry inside the root", c->layer,
+                        name, raw);
         goto out;
     }
     if (fstat(tfd, &st) < 0 || S_ISDIR(st.st_mode)) {
@@ -710,8 +709,8 @@ static int make_hardlink(struct ctx *c, struct archive_entry *e, const char *nam
          * (the fd was resolved in root, so following it cannot leave the root). */
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tfd);
         if (linkat(AT_FDCWD, proc, pfd, leaf, AT_SYMLINK_FOLLOW) < 0) {
-            rc = vx_err_set(err, VX_E_IO, errno, "layer %d: hardlink '%s' to '%s'", c->layer,
-                            name, raw);
+            rc = vx_err_set(err, VX_E_IO, errno, "layer %d: hardlink '%s' to '%s'", c->layer, name,
+                            raw);
             goto out;
         }
     }
@@ -743,8 +742,7 @@ static int apply_whiteout(struct ctx *c, const char *name, const char *dir, cons
         pathset_add(&c->created, dir);
         rc = empty_dir(c, dfd, dir, 0);
         if (rc < 0)
-            return vx_err_set(err, VX_E_IO, -rc, "layer %d: opaque whiteout '%s'", c->layer,
-                              name);
+            return vx_err_set(err, VX_E_IO, -rc, "layer %d: opaque whiteout '%s'", c->layer, name);
         return 0;
     }
     if (!strncmp(leaf, WH_META, strlen(WH_META)))
@@ -769,11 +767,16 @@ out:
 static const char *type_name(mode_t t)
 {
     switch (t) {
-    case AE_IFCHR: return "char device";
-    case AE_IFBLK: return "block device";
-    case AE_IFIFO: return "fifo";
-    case AE_IFSOCK: return "socket";
-    default: return "unknown type";
+    case AE_IFCHR:
+        return "char device";
+    case AE_IFBLK:
+        return "block device";
+    case AE_IFIFO:
+        return "fifo";
+    case AE_IFSOCK:
+        return "socket";
+    default:
+        return "unknown type";
     }
 }
 
@@ -835,8 +838,7 @@ static int apply_entry(struct ctx *c, struct archive *a, struct archive_entry *e
         }
         if (size > c->lim.max_total_bytes - c->rep->bytes) {
             rc = vx_err_set(err, VX_E_TOO_LARGE, 0,
-                            "layer %d: entry '%s': total size passes the cap of %" PRId64
-                            " bytes",
+                            "layer %d: entry '%s': total size passes the cap of %" PRId64 " bytes",
                             c->layer, name, (int64_t)c->lim.max_total_bytes);
             goto out;
         }
@@ -895,8 +897,7 @@ static int apply_archive(int rootfd, struct archive *a, int r, int layer_index,
     fill_limits(opts, &c);
     if (r != ARCHIVE_OK) {
         rc = vx_err_set(err, VX_E_UNPROCESSABLE, archive_errno(a) > 0 ? archive_errno(a) : 0,
-                        "layer %d: open: %s",
-                        layer_index, archive_error_string(a));
+                        "layer %d: open: %s", layer_index, archive_error_string(a));
         goto out;
     }
     for (;;) {
@@ -927,7 +928,7 @@ static struct archive *new_reader(void)
     struct archive *a = archive_read_new();
 
     if (!a)
-        abort(); /* allocation failure, like vx_xmalloc */
+        abort();                        /* allocation failure, like vx_xmalloc */
     archive_read_support_format_tar(a); /* ustar, pax, GNU (long names, sparse) */
     archive_read_support_filter_gzip(a);
     archive_read_support_filter_zstd(a);
@@ -997,9 +998,8 @@ static int prepare_dest(const char *dest, struct vx_err **err)
     return 0;
 }
 
-int vx_image_unpack(const struct vx_image *img, const char *dest,
-                    const struct vx_unpack_opts *opts, struct vx_unpack_report *report,
-                    struct vx_err **err)
+int vx_image_unpack(const struct vx_image *img, const char *dest, const struct vx_unpack_opts *opts,
+                    struct vx_unpack_report *report, struct vx_err **err)
 {
     struct vx_err *cleanup_err = NULL;
     int rootfd = -1, rc;

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0)
         abort();
     rc = vx_layer_apply_mem(fd, data, size, 0, &o, &rep, &err);
-    if (rc > 0 || (rc < 0 && (!err || !err->msg || err->code != (enum vx_code)-rc)))
+    if (rc > 0 || (rc < 0 && (!err || !err->msg || err->code != (enum vx_code) - rc)))
         abort();
     if (rc == 0 && err)
         abort();

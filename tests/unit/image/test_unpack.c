@@ -250,10 +250,10 @@ static void test_mem_and_garbage(void **state)
 
     static const char empty_tar[1024];
 
-    assert_int_equal(vx_layer_apply_mem(t->rootfd, empty_tar, sizeof(empty_tar), 0, NULL, &rep,
-                                        &err), 0);
-    expect_err(vx_layer_apply_mem(t->rootfd, "", 0, 2, NULL, &rep, &err), &err,
-               VX_E_UNPROCESSABLE, "layer 2");
+    assert_int_equal(
+        vx_layer_apply_mem(t->rootfd, empty_tar, sizeof(empty_tar), 0, NULL, &rep, &err), 0);
+    expect_err(vx_layer_apply_mem(t->rootfd, "", 0, 2, NULL, &rep, &err), &err, VX_E_UNPROCESSABLE,
+               "layer 2");
     expect_err(vx_layer_apply_mem(t->rootfd, junk, sizeof(junk), 3, NULL, &rep, &err), &err,
                VX_E_UNPROCESSABLE, "layer 3");
     vx_unpack_report_release(&rep);
@@ -276,8 +276,8 @@ static void test_whiteouts(void **state)
     assert_int_equal(apply(t, lb_end(&b), 0, NULL, &rep, &err), 0);
 
     lb_begin(&b, t, F_GZIP);
-    lb_file(&b, "a/.wh.f", "", 0644);      /* file */
-    lb_file(&b, ".wh.d", "", 0644);        /* directory, recursively */
+    lb_file(&b, "a/.wh.f", "", 0644);       /* file */
+    lb_file(&b, ".wh.d", "", 0644);         /* directory, recursively */
     lb_file(&b, "a/.wh.missing", "", 0644); /* nothing to remove: fine */
     /* opaque after the layer's own entries: they survive, lower ones go */
     lb_file(&b, "o/new", "7", 0644);
@@ -323,7 +323,7 @@ static void test_override(void **state)
     lb_add(&b, "l", AE_IFLNK, 0777, NULL, "x", false);
     assert_int_equal(apply(t, lb_end(&b), 0, NULL, &rep, &err), 0);
     lb_begin(&b, t, F_NONE);
-    lb_file(&b, "x", "upper", 0600);       /* file over file */
+    lb_file(&b, "x", "upper", 0600);        /* file over file */
     lb_file(&b, "dir", "now a file", 0644); /* file over directory */
     lb_file(&b, "l", "not a link", 0644);   /* file over symlink: the link is replaced */
     assert_int_equal(apply(t, lb_end(&b), 1, NULL, &rep, &err), 0);
@@ -399,8 +399,7 @@ static void test_bad_names(void **state)
 
         lb_begin(&b, t, F_NONE);
         lb_file(&b, cases[i].name, "x", 0644);
-        expect_err(apply(t, lb_end(&b), 2, NULL, &rep, &err), &err, cases[i].code,
-                   cases[i].needle);
+        expect_err(apply(t, lb_end(&b), 2, NULL, &rep, &err), &err, cases[i].code, cases[i].needle);
     }
     assert_false(exists(t, "evil"));
     vx_unpack_report_release(&rep);
@@ -418,8 +417,7 @@ static void test_hardlink_escape(void **state)
 
         lb_begin(&b, t, F_NONE);
         lb_add(&b, "h", AE_IFREG, 0644, NULL, targets[i], true);
-        expect_err(apply(t, lb_end(&b), 0, NULL, &rep, &err), &err, VX_E_UNPROCESSABLE,
-                   targets[i]);
+        expect_err(apply(t, lb_end(&b), 0, NULL, &rep, &err), &err, VX_E_UNPROCESSABLE, targets[i]);
         assert_false(exists(t, "h"));
     }
     vx_unpack_report_release(&rep);
@@ -565,7 +563,7 @@ static void test_ownership(void **state)
     o.keep_ownership = true;
     o.uid_shift = 100000;
     lb_begin(&b, t, F_NONE);
-    lb_file(&b, "owned", "x", 0644);                         /* 1000:1001 */
+    lb_file(&b, "owned", "x", 0644);                           /* 1000:1001 */
     lb_add(&b, "olink", AE_IFLNK, 0777, NULL, "owned", false); /* 1000:1001 */
     assert_int_equal(apply(t, lb_end(&b), 0, &o, &rep, &err), 0);
     assert_int_equal(rstat(t, "owned", &st), 0);
@@ -618,8 +616,7 @@ static void test_image_unpack(void **state)
     lb_begin(&b, t, F_NONE);
     lb_file(&b, "../escape", "x", 0644);
     layers[1].blob_path = lb_end(&b);
-    expect_err(vx_image_unpack(&img, dest, NULL, &rep, &err), &err, VX_E_UNPROCESSABLE,
-               "layer 1");
+    expect_err(vx_image_unpack(&img, dest, NULL, &rep, &err), &err, VX_E_UNPROCESSABLE, "layer 1");
     assert_int_not_equal(lstat(dest, &st), 0);
     free(layers[0].blob_path);
     free(layers[1].blob_path);

@@ -34,7 +34,8 @@ int main(int argc, char **argv)
         }
     }
     if (argc - i < 1) {
-        fprintf(stderr, "usage: unpack_driver [--keep-ownership] [--max-entries N] [--max-file-bytes N] [--max-total-bytes N] DEST LAYER...\n");
+        fprintf(stderr, "usage: unpack_driver [--keep-ownership] [--max-entries N] "
+                        "[--max-file-bytes N] [--max-total-bytes N] DEST LAYER...\n");
         return 2;
     }
     img.n_layers = (size_t)(argc - i - 1);
