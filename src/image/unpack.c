@@ -20,7 +20,9 @@
  *   with calls that never follow a final symlink (O_CREAT|O_EXCL|O_NOFOLLOW, mkdirat,
  *   symlinkat, linkat, fchownat/utimensat with AT_SYMLINK_NOFOLLOW). A symlink planted by
  *   an earlier entry ("l -> /etc", then "l/x") is thus followed as if the root were '/':
- *   the file lands in root/etc/x. A parent that is a dangling symlink is an error.
+ *   the file lands in root/etc/x. A parent that is a dangling symlink is followed the same
+ *   way (its target created as directories inside the root, at most 40 links deep), so
+ *   "l -> /tmp", then "l/x" creates root/tmp/x.
  *   The parent fd of the previous entry is cached: removals only ever touch children of the
  *   current parent, and an entry that replaces an ancestor of the cached path has another
  *   parent, so the cache is replaced before it could go stale.
@@ -30,17 +32,19 @@
  * - Symlink targets are stored verbatim (absolute or with ".."): nothing on the host ever
  *   follows them, every later resolution is RESOLVE_IN_ROOT.
  * - Hardlink targets follow the name rules and are resolved in root (O_PATH|O_NOFOLLOW),
- *   then linked with linkat(AT_EMPTY_PATH) (needs CAP_DAC_READ_SEARCH) or, without it,
- *   through /proc/self/fd with AT_SYMLINK_FOLLOW.
+ *   then linked with linkat(AT_EMPTY_PATH) (needs CAP_DAC_READ_SEARCH; without it the
+ *   entry is an error, never a /proc/self/fd magic-link detour).
  * - An existing non-directory at a path is replaced; an existing directory is kept when the
  *   entry is a directory (mode, owner, mtime updated) and removed recursively otherwise
  *   (docker's rule). Removal walks fds with O_NOFOLLOW and never leaves the tree.
  * - Device nodes, fifos and sockets are never created: counted and recorded in the report.
  * - Modes are kept as given, setuid/setgid included: the rootfs is analysed, never executed
  *   on the host. Directory mtimes are not restored (children added later change them).
- * - xattrs: user.* applied to files and directories; trusted.overlay.* (could forge
- *   overlayfs whiteouts/opaque dirs), security.* (capabilities, SELinux labels) and every
- *   other namespace are skipped and recorded.
+ * - xattrs: none is applied and none is recorded. trusted.overlay.* would let a layer forge
+ *   overlayfs whiteouts and opaque dirs if the rootfs is ever used as an overlay lower dir,
+ *   security.* carries file capabilities and SELinux labels, and the analysis reads file
+ *   contents, never attributes; recording each one would only flood the report's 1000
+ *   "skipped" slots that device nodes need.
  * - Whiteouts: ".wh.NAME" removes NAME (recursively) from lower layers in the same directory;
  *   ".wh..wh..opq" empties the directory of lower-layer content. Paths created by the
  *   current layer are kept in a hash set, so an opaque marker seen after the layer's own
@@ -59,10 +63,10 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h> /* PATH_MAX for readlinkat */
 #include <linux/openat2.h> /* struct open_how, RESOLVE_* (glibc 2.36 has no wrapper) */
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -228,24 +232,57 @@ out:
     return fd;
 }
 
-/* Creates the missing directories of 'dir' inside the root, one component at a time. */
+/* A dangling symlink met while creating parents: the path is rewritten as prefix + target +
+ * rest (an absolute target restarts at the root) and the walk starts again, so "l -> /tmp"
+ * then "l/x" creates root/tmp and puts x there, as if the root were '/'. Bounded like the
+ * kernel's own symlink limit. Returns the new path (caller frees) or NULL when unreadable. */
+#define MAX_SYMLINK_HOPS 40
+
+static char *rewrite_through_link(int dirfd_, const char *prefix, const char *comp,
+                                  const char *rest)
+{
+    char target[PATH_MAX + 1];
+    ssize_t n = readlinkat(dirfd_, comp, target, sizeof(target) - 1);
+    const char *t = target;
+    char *joined;
+
+    if (n <= 0)
+        return NULL;
+    target[n] = '\0';
+    if (*t == '/')
+        prefix = "";
+    while (*t == '/')
+        t++;
+    joined = vx_xasprintf("%s%s%s%s%s", prefix, *prefix && *t ? "/" : "", t,
+                          rest && (*prefix || *t) ? "/" : "", rest ? rest : "");
+    return joined;
+}
+
+/* Creates the missing directories of 'dir' inside the root, one component at a time.
+ * *out is an O_PATH fd owned by the caller. */
 static int make_parents(struct ctx *c, const char *ename, const char *dir, int *out,
                         struct vx_err **err)
 {
     char *p = vx_xstrdup(dir);
-    int prev = c->root, fd = -1, rc = 0;
+    int prev = c->root, fd = -1, rc = 0, hops = 0;
     char *s = p;
 
     for (;;) {
-        char *slash = strchr(s, '/');
-        const char *comp = s;
+        char *slash, *comp;
 
+        while (*s == '/') /* empty components ("a//b", a link target ending in '/') */
+            s++;
+        if (!*s)
+            break;
+        slash = strchr(s, '/');
+        comp = s;
         if (slash)
             *slash = '\0';
         fd = open_in_root(c, p, O_PATH | O_DIRECTORY);
         if (fd == -ENOENT) {
             if (mkdirat(prev, comp, 0755) == 0) {
-                pathset_add(&c->created, p);
+                if (!hops)
+                    pathset_add(&c->created, p);
                 if (c->keep_ownership)
                     (void)fchownat(prev, comp, c->uid_shift, c->uid_shift, AT_SYMLINK_NOFOLLOW);
             } else if (errno != EEXIST) {
@@ -255,10 +292,28 @@ static int make_parents(struct ctx *c, const char *ename, const char *dir, int *
             }
             fd = open_in_root(c, p, O_PATH | O_DIRECTORY);
             if (fd == -ENOENT) {
-                rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0,
-                                "layer %d: entry '%s': parent '%s' is a dangling symlink", c->layer,
-                                ename, p);
-                goto out;
+                /* comp is a dangling symlink: follow it inside the root and start again */
+                char *np;
+
+                if (comp != p)
+                    comp[-1] = '\0'; /* p is now the prefix before comp */
+                np = rewrite_through_link(prev, comp == p ? "" : p, comp,
+                                          slash ? slash + 1 : NULL);
+                if (!np || ++hops > MAX_SYMLINK_HOPS ||
+                    strlen(np) > 16 * (size_t)c->lim.max_path_len) {
+                    free(np);
+                    rc = vx_err_set(err, VX_E_UNPROCESSABLE, ELOOP,
+                                    "layer %d: entry '%s': parent '%s' is a dangling symlink "
+                                    "that cannot be followed inside the root",
+                                    c->layer, ename, dir);
+                    goto out;
+                }
+                free(p);
+                p = s = np;
+                if (prev != c->root)
+                    close(prev);
+                prev = c->root;
+                continue;
             }
         }
         if (fd < 0) {
@@ -276,6 +331,15 @@ static int make_parents(struct ctx *c, const char *ename, const char *dir, int *
             break;
         *slash = '/';
         s = slash + 1;
+    }
+    if (prev == c->root) { /* every link led back to the root itself: an fd of our own */
+        prev = openat(c->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (prev < 0) {
+            rc = vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': open root", c->layer,
+                            ename);
+            prev = c->root;
+            goto out;
+        }
     }
     *out = prev;
     prev = c->root;
@@ -483,30 +547,6 @@ static void entry_times(struct archive_entry *e, struct timespec ts[2])
     }
 }
 
-/* user.* xattrs on fd; everything else is recorded as skipped. */
-static int apply_xattrs(struct ctx *c, const char *name, struct archive_entry *e, int fd,
-                        struct vx_err **err)
-{
-    const char *xname;
-    const void *val;
-    size_t size;
-
-    if (archive_entry_xattr_reset(e) == 0)
-        return 0;
-    while (archive_entry_xattr_next(e, &xname, &val, &size) == ARCHIVE_OK) {
-        if (!strncmp(xname, "user.", 5) && fd >= 0) {
-            if (fsetxattr(fd, xname, val, size, 0) < 0 && errno != ENOTSUP && errno != EPERM)
-                return vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': set xattr '%s'",
-                                  c->layer, name, xname);
-        } else {
-            char *why = vx_xasprintf("xattr %s", xname);
-            record_skip(c, name, why);
-            free(why);
-        }
-    }
-    return 0;
-}
-
 /* Removes whatever is at pfd/leaf unless it is a directory and keep_dir. */
 static int clear_leaf(struct ctx *c, const char *name, int pfd, const char *leaf, bool keep_dir,
                       bool *is_dir, struct vx_err **err)
@@ -594,9 +634,6 @@ static int write_file(struct ctx *c, struct archive *a, struct archive_entry *e,
         rc = vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': chmod", c->layer, name);
         goto out;
     }
-    rc = apply_xattrs(c, name, e, fd, err);
-    if (rc < 0)
-        goto out;
     entry_times(e, ts);
     (void)futimens(fd, ts);
 out:
@@ -628,8 +665,6 @@ static int make_dir(struct ctx *c, struct archive_entry *e, const char *name, in
         rc = vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': chown", c->layer, name);
     else if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
         rc = vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': chmod", c->layer, name);
-    else
-        rc = apply_xattrs(c, name, e, fd, err);
     entry_times(e, ts);
     if (rc == 0)
         (void)futimens(fd, ts);
@@ -663,7 +698,6 @@ static int make_symlink(struct ctx *c, struct archive_entry *e, const char *name
         return vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': symlink", c->layer, name);
     if (c->keep_ownership && fchownat(pfd, leaf, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
         return vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': chown", c->layer, name);
-    apply_xattrs(c, name, e, -1, err); /* only records: user.* is not allowed on symlinks */
     entry_times(e, ts);
     (void)utimensat(pfd, leaf, ts, AT_SYMLINK_NOFOLLOW);
     return 0;
@@ -673,7 +707,7 @@ static int make_hardlink(struct ctx *c, struct archive_entry *e, const char *nam
                          const char *leaf, struct vx_err **err)
 {
     const char *raw = archive_entry_hardlink(e);
-    char *target = NULL, *what = NULL, proc[64];
+    char *target = NULL, *what = NULL;
     struct stat st;
     bool is_dir;
     int tfd = -1, rc;
@@ -704,15 +738,12 @@ static int make_hardlink(struct ctx *c, struct archive_entry *e, const char *nam
     rc = clear_leaf(c, name, pfd, leaf, false, &is_dir, err);
     if (rc < 0)
         goto out;
+    /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (unpacking runs as root). Without it we fail
+     * rather than go through /proc/self/fd: that is a magic link, the very thing
+     * RESOLVE_NO_MAGICLINKS keeps out of every other lookup here. */
     if (linkat(tfd, "", pfd, leaf, AT_EMPTY_PATH) < 0) {
-        /* Without CAP_DAC_READ_SEARCH AT_EMPTY_PATH fails; the /proc path is the same inode
-         * (the fd was resolved in root, so following it cannot leave the root). */
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tfd);
-        if (linkat(AT_FDCWD, proc, pfd, leaf, AT_SYMLINK_FOLLOW) < 0) {
-            rc = vx_err_set(err, VX_E_IO, errno, "layer %d: hardlink '%s' to '%s'", c->layer, name,
-                            raw);
-            goto out;
-        }
+        rc = vx_err_set(err, VX_E_IO, errno, "layer %d: hardlink '%s' to '%s'", c->layer, name, raw);
+        goto out;
     }
 out:
     if (tfd >= 0)

@@ -99,7 +99,7 @@ def main():
     case("symlink_abs_then_write",
          tar_bytes([(info("l", tarfile.SYMTYPE, link=tdir), None),
                     (info(f"l/{evil}-sl"), b"x")]),
-         "error", "unprocessable_entity", f"l/{evil}-sl", absent=[f"{tdir}/{evil}-sl"])
+         "ok", inside=[f"{tdir.lstrip('/')}/{evil}-sl"], absent=[f"{tdir}/{evil}-sl"])
     case("symlink_up_then_write",
          tar_bytes([(info("l", tarfile.SYMTYPE, link="../../.."), None),
                     (info(f"l/{evil}-up"), b"x")]),
@@ -116,7 +116,7 @@ def main():
     case("opaque_through_symlink",
          tar_bytes([(info("l", tarfile.SYMTYPE, link=tdir), None),
                     (info("l/.wh..wh..opq"), b"")]),
-         "error", "unprocessable_entity", "dangling")
+         "ok", inside=[tdir.lstrip("/")])
     case("hardlink_up", tar_bytes([(info("h", tarfile.LNKTYPE, link="../../etc/passwd"), None)]),
          "error", "unprocessable_entity", "../../etc/passwd")
     case("hardlink_abs", tar_bytes([(info("h", tarfile.LNKTYPE, link="/etc/passwd"), None)]),
