@@ -30,7 +30,7 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <libgen.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "image/image.h"  /* sources, struct vx_image */
@@ -188,32 +188,40 @@ static int read_entry_cache(struct archive *a, const char *cache_dir, const char
     return vx_bc_writer_commit(&w, path, digest_out, err);
 }
 
-static struct archive *open_archive(const char *path, struct vx_err **err)
+static int open_archive(const char *path, struct archive **out, struct vx_err **err)
 {
-    struct archive *a = archive_read_new();
+    struct archive *a;
+    struct stat st;
 
+    *out = NULL;
+    if (stat(path, &st) < 0)
+        return vx_err_set(err, errno == ENOENT ? VX_E_NOT_FOUND : VX_E_IO, errno, "'%s': %s",
+                          path, strerror(errno));
+    a = archive_read_new();
     archive_read_support_format_tar(a);
     archive_read_support_filter_gzip(a);
     archive_read_support_filter_zstd(a);
     archive_read_support_filter_none(a);
     if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-        vx_err_set(err, errno == ENOENT ? VX_E_NOT_FOUND : VX_E_UNPROCESSABLE, 0,
-                   "open archive '%s': %s", path, archive_error_string(a));
+        int rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0, "open archive '%s': %s", path,
+                            archive_error_string(a));
+
         archive_read_free(a);
-        return NULL;
+        return rc;
     }
-    return a;
+    *out = a;
+    return 0;
 }
 
 static int extract_oci_archive(const char *file, const char *cache_dir, struct vx_buf *index,
                                struct vx_buf *oci_layout, struct vx_err **err)
 {
-    struct archive *a = open_archive(file, err);
+    struct archive *a = NULL;
     struct archive_entry *e;
-    int rc = 0, r, count = 0;
+    int rc, r, count = 0;
 
-    if (!a)
-        return -VX_E_UNPROCESSABLE;
+    if ((rc = open_archive(file, &a, err)) < 0)
+        return rc;
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *n = clean_name(archive_entry_pathname(e));
 
@@ -482,10 +490,8 @@ int vx_docker_archive_load(const struct vx_image_source *src, const struct vx_im
     size_t i;
     int rc = 0, r;
 
-    if (!(a = open_archive(src->path, err))) {
-        rc = -VX_E_UNPROCESSABLE;
+    if ((rc = open_archive(src->path, &a, err)) < 0)
         goto out;
-    }
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *n = clean_name(archive_entry_pathname(e));
         struct dfile *f;
@@ -571,6 +577,7 @@ int vx_docker_archive_load(const struct vx_image_source *src, const struct vx_im
         }
     }
     img->config_digest = vx_xstrdup(cf->digest);
+    vx_buf_release(&man);
     if ((rc = vx_bc_read_file(cf->path, VX_CONFIG_MAX, &man, err)) < 0)
         goto out;
     img->config_json = vx_buf_detach(&man, NULL);
