@@ -176,6 +176,13 @@ static void test_cancel_reaches_running_job(void **state)
     assert_int_equal(vx_workers_start(&cfg, f->store, &w, &err), 0);
     j = wait_state(f, id, VX_JOB_RUNNING, 5000);
     assert_int_equal(j->state, VX_JOB_RUNNING);
+    /* the claim and the first progress write are two statements: wait for the phase too */
+    for (int64_t end = vx_mono_ms() + 5000; !j->current_phase && vx_mono_ms() < end;) {
+        vx_job_rec_free(j);
+        usleep(20000);
+        j = get(f, id);
+    }
+    assert_non_null(j->current_phase);
     assert_string_equal(j->current_phase, "image");
     vx_job_rec_free(j);
     t0 = vx_mono_ms();
