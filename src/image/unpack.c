@@ -25,7 +25,8 @@
  *   "l -> /tmp", then "l/x" creates root/tmp/x.
  *   The parent fd of the previous entry is cached: removals only ever touch children of the
  *   current parent, and an entry that replaces an ancestor of the cached path has another
- *   parent, so the cache is replaced before it could go stale.
+ *   parent, so the cache is replaced (or, for a root-level entry, dropped) before it could
+ *   go stale.
  * - Kernels before 5.6 have no openat2 (ENOSYS): we then walk component by component with
  *   openat(O_NOFOLLOW) and refuse any symlink in an intermediate component (stricter:
  *   "l/x" through a planted symlink becomes an error instead of landing in root/l-target).
@@ -357,6 +358,15 @@ static int get_parent(struct ctx *c, const char *ename, const char *dir, bool cr
     int fd, rc;
 
     if (!*dir) {
+        /* Only a root-level entry can remove or replace an ancestor of the cached path
+         * without going through the cache (a deeper entry's parent replaces the cache
+         * first): "l -> a", "l/b/f", then "l" as a real directory must not reuse the fd of
+         * "a/b" for "l/b/g". So the cache goes here. */
+        if (c->cache_fd >= 0)
+            close(c->cache_fd);
+        c->cache_fd = -1;
+        free(c->cache_path);
+        c->cache_path = NULL;
         *out = c->root;
         return 0;
     }

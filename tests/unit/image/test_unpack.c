@@ -369,6 +369,37 @@ static void test_override(void **state)
     vx_unpack_report_release(&rep);
 }
 
+/* The parent-fd cache must not outlive a root-level entry that replaces an ancestor. */
+static void test_replaced_ancestor(void **state)
+{
+    struct tree *t = *state;
+    struct vx_unpack_report rep = {0};
+    struct vx_err *err = NULL;
+    struct lb b;
+    struct stat st;
+
+    lb_begin(&b, t, F_NONE);
+    lb_dir(&b, "a", 0755);
+    lb_add(&b, "l", AE_IFLNK, 0777, NULL, "a", false);
+    lb_file(&b, "l/b/f", "via link", 0644); /* root/a/b/f */
+    lb_dir(&b, "l", 0755);                  /* the link becomes a real directory */
+    lb_file(&b, "l/b/g", "real", 0644);     /* root/l/b/g, not root/a/b/g */
+    lb_file(&b, "d/x/f", "1", 0644);
+    lb_file(&b, "d", "now a file", 0644);   /* replaces the directory d */
+    lb_file(&b, "d2/x/f", "2", 0644);
+    assert_int_equal(apply(t, lb_end(&b), 0, NULL, &rep, &err), 0);
+    assert_null(err);
+    assert_true(exists(t, "a/b/f"));
+    assert_false(exists(t, "a/b/g"));
+    assert_true(exists(t, "l/b/g"));
+    assert_int_equal(rstat(t, "l", &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(rstat(t, "d", &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_true(exists(t, "d2/x/f"));
+    vx_unpack_report_release(&rep);
+}
+
 static void test_symlink_write_stays_inside(void **state)
 {
     struct tree *t = *state;
@@ -694,6 +725,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mem_and_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_whiteouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_override, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_ancestor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlink_write_stays_inside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hardlink_escape, setup, teardown),
