@@ -38,7 +38,8 @@
  * - An existing non-directory at a path is replaced; an existing directory is kept when the
  *   entry is a directory (mode, owner, mtime updated) and removed recursively otherwise
  *   (docker's rule). Removal walks fds with O_NOFOLLOW and never leaves the tree.
- * - Device nodes, fifos and sockets are never created: counted and recorded in the report.
+ * - Device nodes, fifos and sockets are never created: counted and recorded in the report;
+ *   a hardlink to one skipped earlier in the same layer is skipped and recorded too.
  * - Modes are kept as given, setuid/setgid included: the rootfs is analysed, never executed
  *   on the host. Directory mtimes are not restored (children added later change them).
  * - xattrs: none is applied and none is recorded. trusted.overlay.* would let a layer forge
@@ -175,6 +176,7 @@ struct ctx {
     char *cache_path; /* parent of the previous entry, or NULL */
     int cache_fd;     /* its O_PATH fd, or -1 */
     struct pathset created;
+    struct pathset skipped_nodes; /* devices, fifos, sockets of this layer (hardlink targets) */
 };
 
 static void record_skip(struct ctx *c, const char *path, const char *why)
@@ -731,6 +733,14 @@ static int make_hardlink(struct ctx *c, struct archive_entry *e, const char *nam
         goto out;
     }
     tfd = open_in_root(c, target, O_PATH | O_NOFOLLOW);
+    if (tfd == -ENOENT && pathset_has(&c->skipped_nodes, target)) {
+        /* a second name of a device node we did not create: skipped the same way */
+        c->rep->skipped_devices++;
+        record_skip(c, name, "hardlink to a skipped node");
+        pathset_add(&c->skipped_nodes, name);
+        rc = 0;
+        goto out;
+    }
     if (tfd < 0) {
         rc = vx_err_set(err, VX_E_UNPROCESSABLE, -tfd,
                         "layer %d: hardlink '%s' to '%s': no such entry inside the root", c->layer,
@@ -866,6 +876,7 @@ static int apply_entry(struct ctx *c, struct archive *a, struct archive_entry *e
     if (!hard && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
         c->rep->skipped_devices++;
         record_skip(c, name, type_name(type));
+        pathset_add(&c->skipped_nodes, name);
         goto out;
     }
     if (!hard && type == AE_IFREG) {
@@ -960,6 +971,7 @@ out:
         close(c.cache_fd);
     free(c.cache_path);
     pathset_release(&c.created);
+    pathset_release(&c.skipped_nodes);
     archive_read_free(a);
     return rc;
 }

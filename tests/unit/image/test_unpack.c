@@ -524,9 +524,13 @@ static void test_devices_skipped(void **state)
     lb_add(&b, "dev/null", AE_IFCHR, 0666, NULL, NULL, false);
     lb_add(&b, "dev/sda", AE_IFBLK, 0660, NULL, NULL, false);
     lb_add(&b, "run/fifo", AE_IFIFO, 0600, NULL, NULL, false);
+    lb_add(&b, "dev/null2", AE_IFCHR, 0, NULL, "dev/null", true); /* second name */
     assert_int_equal(apply(t, lb_end(&b), 4, NULL, &rep, &err), 0);
-    assert_int_equal(rep.skipped_devices, 3);
-    assert_int_equal(rep.n_skipped, 3);
+    assert_null(err);
+    assert_int_equal(rep.skipped_devices, 4);
+    assert_int_equal(rep.n_skipped, 4);
+    assert_string_equal(rep.skipped[3], "layer 4: dev/null2 (hardlink to a skipped node)");
+    assert_false(exists(t, "dev/null2"));
     assert_string_equal(rep.skipped[0], "layer 4: dev/null (char device)");
     assert_string_equal(rep.skipped[1], "layer 4: dev/sda (block device)");
     assert_string_equal(rep.skipped[2], "layer 4: run/fifo (fifo)");
