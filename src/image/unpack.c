@@ -65,7 +65,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <limits.h> /* PATH_MAX for readlinkat */
+#include <limits.h>        /* PATH_MAX for readlinkat */
 #include <linux/openat2.h> /* struct open_how, RESOLVE_* (glibc 2.36 has no wrapper) */
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -300,8 +300,7 @@ static int make_parents(struct ctx *c, const char *ename, const char *dir, int *
 
                 if (comp != p)
                     comp[-1] = '\0'; /* p is now the prefix before comp */
-                np = rewrite_through_link(prev, comp == p ? "" : p, comp,
-                                          slash ? slash + 1 : NULL);
+                np = rewrite_through_link(prev, comp == p ? "" : p, comp, slash ? slash + 1 : NULL);
                 if (!np || ++hops > MAX_SYMLINK_HOPS ||
                     strlen(np) > 16 * (size_t)c->lim.max_path_len) {
                     free(np);
@@ -338,8 +337,8 @@ static int make_parents(struct ctx *c, const char *ename, const char *dir, int *
     if (prev == c->root) { /* every link led back to the root itself: an fd of our own */
         prev = openat(c->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (prev < 0) {
-            rc = vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': open root", c->layer,
-                            ename);
+            rc =
+                vx_err_set(err, VX_E_IO, errno, "layer %d: entry '%s': open root", c->layer, ename);
             prev = c->root;
             goto out;
         }
@@ -762,7 +761,8 @@ static int make_hardlink(struct ctx *c, struct archive_entry *e, const char *nam
      * rather than go through /proc/self/fd: that is a magic link, the very thing
      * RESOLVE_NO_MAGICLINKS keeps out of every other lookup here. */
     if (linkat(tfd, "", pfd, leaf, AT_EMPTY_PATH) < 0) {
-        rc = vx_err_set(err, VX_E_IO, errno, "layer %d: hardlink '%s' to '%s'", c->layer, name, raw);
+        rc =
+            vx_err_set(err, VX_E_IO, errno, "layer %d: hardlink '%s' to '%s'", c->layer, name, raw);
         goto out;
     }
 out:

@@ -385,7 +385,7 @@ static void test_replaced_ancestor(void **state)
     lb_dir(&b, "l", 0755);                  /* the link becomes a real directory */
     lb_file(&b, "l/b/g", "real", 0644);     /* root/l/b/g, not root/a/b/g */
     lb_file(&b, "d/x/f", "1", 0644);
-    lb_file(&b, "d", "now a file", 0644);   /* replaces the directory d */
+    lb_file(&b, "d", "now a file", 0644); /* replaces the directory d */
     lb_file(&b, "d2/x/f", "2", 0644);
     assert_int_equal(apply(t, lb_end(&b), 0, NULL, &rep, &err), 0);
     assert_null(err);
@@ -457,8 +457,7 @@ static void test_symlink_write_stays_inside(void **state)
     lb_begin(&b, t, F_NONE);
     lb_add(&b, "grow", AE_IFLNK, 0777, NULL, "g2/../grow/y", false);
     lb_file(&b, "grow/f", "x", 0644);
-    expect_err(apply(t, lb_end(&b), 3, NULL, &rep, &err), &err, VX_E_UNPROCESSABLE,
-               "grow/f");
+    expect_err(apply(t, lb_end(&b), 3, NULL, &rep, &err), &err, VX_E_UNPROCESSABLE, "grow/f");
     free(host_target);
     free(outside);
     vx_unpack_report_release(&rep);
