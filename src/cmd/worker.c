@@ -22,7 +22,8 @@ static const char usage[] =
 
 enum {
     O_DB, O_CONCURRENCY, O_DATA_DIR, O_ID, O_LEASE, O_RETENTION, O_WEBHOOK_SECRET, O_DELAY,
-    O_LOG_LEVEL, O_CONFIG, O_COUNT
+    O_LOG_LEVEL, O_CONFIG, O_ALLOWED_REG, O_INSECURE_REG, O_PLATFORM, O_DOCKER_CONFIG,
+    O_COUNT
 };
 
 static const struct vx_opt worker_opts[O_COUNT] = {
@@ -36,6 +37,10 @@ static const struct vx_opt worker_opts[O_COUNT] = {
     [O_DELAY] = {"debug-phase-delay-ms", VX_OPT_INT, "0", 0, 3600000, "testing: hold each phase this long"},
     [O_LOG_LEVEL] = {"log-level", VX_OPT_STR, "info", 0, 0, "debug, info, warn, error, off"},
     [O_CONFIG] = {"config", VX_OPT_STR, NULL, 0, 0, "JSON config file"},
+    [O_ALLOWED_REG] = {"allowed-registries", VX_OPT_STR, "*", 0, 0, "registries jobs may pull from: host[:port],... or *"},
+    [O_INSECURE_REG] = {"insecure-registries", VX_OPT_STR, NULL, 0, 0, "registries reached over plain http: host[:port],..."},
+    [O_PLATFORM] = {"platform", VX_OPT_STR, "linux/amd64", 0, 0, "platform chosen from multi-platform images"},
+    [O_DOCKER_CONFIG] = {"docker-config", VX_OPT_STR, NULL, 0, 0, "Docker config.json with registry credentials"},
 };
 
 int vx_cmd_worker(int argc, char **argv)
@@ -80,6 +85,10 @@ int vx_cmd_worker(int argc, char **argv)
     wcfg.lease_ms = o[O_LEASE].num * 1000;
     wcfg.evidence_retention_days = (int)o[O_RETENTION].num;
     wcfg.debug_phase_delay_ms = o[O_DELAY].num;
+    wcfg.pipeline.allowed_registries = strcmp(o[O_ALLOWED_REG].str, "*") ? o[O_ALLOWED_REG].str : NULL;
+    wcfg.pipeline.insecure_registries = o[O_INSECURE_REG].str;
+    wcfg.pipeline.platform = o[O_PLATFORM].str;
+    wcfg.pipeline.docker_config = o[O_DOCKER_CONFIG].str;
     if (vx_workers_start(&wcfg, store, &workers, &err) < 0)
         goto fail;
     secret = vx_service_webhook_secret(o[O_WEBHOOK_SECRET].str, data_dir);

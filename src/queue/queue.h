@@ -27,11 +27,36 @@ int vx_job_set_state(struct vx_store *s, const char *id, const char *worker_id,
 
 /* ---- pipeline -------------------------------------------------------------------------- */
 
+struct vx_image;
+
+/* Settings of the analysis that come from the operator, not from the job. */
+struct vx_pipeline_config {
+    const char *allowed_registries;  /* comma-separated "host[:port]" a job may pull from, or
+                                        "*" / NULL for any: keeps tenants' image_refs from
+                                        reaching hosts the operator did not intend */
+    const char *insecure_registries; /* comma-separated "host[:port]" reached over plain http */
+    const char *platform;            /* default "linux/amd64" */
+    const char *docker_config;       /* registry credentials (Docker config.json), or NULL */
+    bool allow_local_sources;        /* oci:, oci-archive:, docker-archive: (CLI only; a
+                                        server never reads paths named by a client) */
+};
+
+/* What the phases of one run hand to each other; owned by the runner and released by
+ * vx_pipeline_state_release() after the last phase. */
+struct vx_pipeline_state {
+    struct vx_image *image; /* pulled and verified (image phase) */
+    char *job_dir;          /* <data_dir>/jobs/<id>: everything the run writes */
+    char *rootfs;           /* <job_dir>/rootfs: the unpacked image */
+};
+void vx_pipeline_state_release(struct vx_pipeline_state *st);
+
 struct vx_phase_ctx {
-    struct vx_store *store;        /* borrowed */
+    struct vx_store *store;        /* borrowed; NULL for `vexxy analyze` (no service) */
     const struct vx_job_rec *job;  /* borrowed for the run */
     const char *worker_id;
     const char *data_dir;
+    const struct vx_pipeline_config *cfg;
+    struct vx_pipeline_state *state;
     /* true once the job's cancellation was seen by the heartbeat (or shutdown began) */
     bool (*should_stop)(const struct vx_phase_ctx *ctx);
     void *priv;                    /* the worker's own state */
@@ -63,6 +88,7 @@ struct vx_workers_config {
      * before it runs. Lets tests hold a job in 'running'. 0 = off. */
     int64_t debug_phase_delay_ms;
     int evidence_retention_days; /* evidence older than this is purged; default 90 */
+    struct vx_pipeline_config pipeline;
 };
 
 struct vx_workers;
