@@ -12,8 +12,8 @@
 #include "auth/auth_int.h"
 #include "common/alloc.h" /* for vx_xasprintf() */
 #include "common/err.h"
-#include "common/util.h"  /* for vx_random_bytes(), vx_sha256_hex() */
-#include "store/store.h"  /* for vx_store_apikey_*(), vx_store_org_get() */
+#include "common/util.h" /* for vx_random_bytes(), vx_sha256_hex() */
+#include "store/store.h" /* for vx_store_apikey_*(), vx_store_org_get() */
 
 static bool is_lower_hex(char c)
 {
@@ -22,8 +22,8 @@ static bool is_lower_hex(char c)
 
 static bool is_b64url(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 bool vx_apikey_format_ok(const char *token)
@@ -42,8 +42,8 @@ bool vx_apikey_format_ok(const char *token)
     return true;
 }
 
-int vx_apikey_issue(struct vx_store *store, const char *org_id, const char *name,
-                    char **token_out, char **id_out, struct vx_err **err)
+int vx_apikey_issue(struct vx_store *store, const char *org_id, const char *name, char **token_out,
+                    char **id_out, struct vx_err **err)
 {
     unsigned char pre[4], secret[32];
     char hex[9], hash[65], prefix[VX_APIKEY_PREFIX_LEN + 1];

@@ -23,11 +23,11 @@
 #include "auth/auth_int.h"
 #include "common/alloc.h" /* for vx_xcalloc(), vx_xstrdup() */
 #include "common/err.h"
-#include "common/log.h"   /* for vx_warn() */
-#include "common/util.h"  /* for vx_mono_ms(), vx_now_ms(), vx_sha256_hex() */
-#include "store/store.h"  /* for vx_store_org_ensure() */
+#include "common/log.h"  /* for vx_warn() */
+#include "common/util.h" /* for vx_mono_ms(), vx_now_ms(), vx_sha256_hex() */
+#include "store/store.h" /* for vx_store_org_ensure() */
 
-#define CACHE_MAX 4096
+#define CACHE_MAX     4096
 #define CACHE_BUCKETS 1024 /* power of two */
 
 struct cache_entry {
@@ -40,9 +40,9 @@ struct cache_entry {
 struct vx_auth {
     struct vx_auth_config cfg; /* strings below are our own copies */
     char *hs256_secret, *issuer, *audience;
-    EVP_PKEY *rs256_key;       /* loaded once; EVP_DigestVerify on a shared key is safe */
-    struct vx_store *store;    /* borrowed */
-    pthread_mutex_t mu;        /* guards everything below */
+    EVP_PKEY *rs256_key;    /* loaded once; EVP_DigestVerify on a shared key is safe */
+    struct vx_store *store; /* borrowed */
+    pthread_mutex_t mu;     /* guards everything below */
     struct cache_entry *buckets[CACHE_BUCKETS];
     size_t n;
 };
@@ -102,8 +102,7 @@ static bool cache_get(struct vx_auth *a, const char *key, struct vx_principal *o
     if (a->cfg.cache_ttl_ms <= 0)
         return false;
     pthread_mutex_lock(&a->mu);
-    for (struct cache_entry **link = &a->buckets[bucket_of(key)]; *link;
-         link = &(*link)->next) {
+    for (struct cache_entry **link = &a->buckets[bucket_of(key)]; *link; link = &(*link)->next) {
         if (strcmp((*link)->key, key) != 0)
             continue;
         if ((*link)->expires_ms <= now) {
@@ -265,8 +264,8 @@ static int check_jwt(struct vx_auth *a, const char *token, struct vx_principal *
         return rc;
     snprintf(key, sizeof(key), "o:%s", p.org_id);
     if (!cache_get(a, key, NULL)) {
-        rc = vx_store_org_ensure(a->store, p.org_id, p.tier, a->cfg.default_jobs_per_month,
-                                 NULL, err);
+        rc = vx_store_org_ensure(a->store, p.org_id, p.tier, a->cfg.default_jobs_per_month, NULL,
+                                 err);
         if (rc < 0)
             return vx_err_wrap(err, "organization '%s'", p.org_id);
         cache_put(a, key, &p);

@@ -16,13 +16,13 @@ struct vx_err;
 struct vx_store;
 
 struct vx_auth_config {
-    const char *jwt_hs256_secret;  /* or NULL: HS256 tokens rejected */
-    const char *jwt_rs256_pubkey;  /* PEM text, or NULL: RS256 tokens rejected */
-    const char *jwt_issuer;        /* required "iss" when set */
-    const char *jwt_audience;      /* required in "aud" (string or array) when set */
-    int64_t leeway_s;              /* clock skew allowed on exp/nbf; default 30 */
-    int64_t default_jobs_per_month;/* quota of organizations created from a JWT; -1 unlimited */
-    int64_t cache_ttl_ms;          /* API key lookups cached per instance; 0 = no cache */
+    const char *jwt_hs256_secret;   /* or NULL: HS256 tokens rejected */
+    const char *jwt_rs256_pubkey;   /* PEM text, or NULL: RS256 tokens rejected */
+    const char *jwt_issuer;         /* required "iss" when set */
+    const char *jwt_audience;       /* required in "aud" (string or array) when set */
+    int64_t leeway_s;               /* clock skew allowed on exp/nbf; default 30 */
+    int64_t default_jobs_per_month; /* quota of organizations created from a JWT; -1 unlimited */
+    int64_t cache_ttl_ms;           /* API key lookups cached per instance; 0 = no cache */
 };
 
 struct vx_principal {
@@ -51,16 +51,15 @@ int vx_auth_check(struct vx_auth *a, const char *authorization, struct vx_princi
 
 /* Creates an API key for org: *token_out is the only copy of the secret (caller frees),
  * *id_out the key id (caller frees). */
-int vx_apikey_issue(struct vx_store *store, const char *org_id, const char *name,
-                    char **token_out, char **id_out, struct vx_err **err);
+int vx_apikey_issue(struct vx_store *store, const char *org_id, const char *name, char **token_out,
+                    char **id_out, struct vx_err **err);
 
 /* Verifies a compact JWT against cfg (no store access). Fills out->org_id, tier, subject.
  * Exposed for tests and tools. */
 int vx_jwt_verify(const struct vx_auth_config *cfg, const char *token, int64_t now_s,
                   struct vx_principal *out, struct vx_err **err);
 /* Signs claims_json as a compact JWT with HS256 (tests, `vexxy admin token`). Caller frees. */
-int vx_jwt_sign_hs256(const char *secret, const char *claims_json, char **out,
-                      struct vx_err **err);
+int vx_jwt_sign_hs256(const char *secret, const char *claims_json, char **out, struct vx_err **err);
 /* Signs with RS256 using a PEM private key (tests). Caller frees. */
 int vx_jwt_sign_rs256(const char *privkey_pem, const char *claims_json, char **out,
                       struct vx_err **err);

@@ -16,10 +16,10 @@ struct vx_auth_config;
 struct vx_principal;
 
 /* Caps on what a bearer token may make us decode or parse (untrusted input). */
-#define VX_JWT_MAX_TOKEN 8192      /* whole compact token, bytes */
-#define VX_JWT_MAX_HEADER 1024     /* decoded header JSON */
-#define VX_JWT_MAX_PAYLOAD 4096    /* decoded claims JSON */
-#define VX_JWT_MAX_SIG 1024        /* decoded signature: RSA up to 8192 bits */
+#define VX_JWT_MAX_TOKEN        8192 /* whole compact token, bytes */
+#define VX_JWT_MAX_HEADER       1024 /* decoded header JSON */
+#define VX_JWT_MAX_PAYLOAD      4096 /* decoded claims JSON */
+#define VX_JWT_MAX_SIG          1024 /* decoded signature: RSA up to 8192 bits */
 #define VX_JWT_DEFAULT_LEEWAY_S 30
 
 /* Unpadded base64url of data[0..len) into a new string the caller frees. */
@@ -39,7 +39,7 @@ int vx_jwt_verify_key(const struct vx_auth_config *cfg, EVP_PKEY *rs256_key, con
 int vx_jwt_load_rs256_pubkey(const char *pem, EVP_PKEY **out, struct vx_err **err);
 
 /* API key token: "vx_" 8 lowercase hex "_" 43 base64url = 55 characters. */
-#define VX_APIKEY_LEN 55
+#define VX_APIKEY_LEN        55
 #define VX_APIKEY_PREFIX_LEN 11 /* "vx_<8 hex>": what listings show */
 
 struct vx_store;

@@ -12,8 +12,7 @@
 #include "auth/auth_int.h"
 #include "common/alloc.h" /* for vx_xmalloc() */
 
-static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 char *vx_b64url_encode(const void *data, size_t len)
 {

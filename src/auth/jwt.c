@@ -28,7 +28,7 @@
 #include "auth/auth_int.h"
 #include "common/alloc.h" /* for vx_xmalloc(), vx_xasprintf() */
 #include "common/err.h"
-#include "common/json.h"  /* for vx_json_parse() */
+#include "common/json.h" /* for vx_json_parse() */
 
 enum jwt_alg { ALG_HS256, ALG_RS256 };
 
@@ -56,8 +56,7 @@ static int unauthorized(struct vx_err **err, const char *reason)
 }
 
 /* Decodes one segment into a JSON object. Caller owns *out. */
-static int decode_object(const char *seg, size_t len, size_t max, json_t **out,
-                         struct vx_err **err)
+static int decode_object(const char *seg, size_t len, size_t max, json_t **out, struct vx_err **err)
 {
     unsigned char *buf = vx_xmalloc(max + 1);
     json_t *v = NULL;
@@ -122,8 +121,7 @@ static int number_claim(const json_t *claims, const char *name, double *v, bool 
     if (!j)
         return 0;
     if (!json_is_number(j))
-        return vx_err_set(err, VX_E_UNAUTHORIZED, 0, "malformed token: '%s' is not a number",
-                          name);
+        return vx_err_set(err, VX_E_UNAUTHORIZED, 0, "malformed token: '%s' is not a number", name);
     *v = json_number_value(j);
     return 0;
 }
@@ -137,7 +135,8 @@ static bool audience_ok(const json_t *aud, const char *want)
         return strcmp(json_string_value(aud), want) == 0;
     if (!json_is_array(aud))
         return false;
-    json_array_foreach(aud, i, v) {
+    json_array_foreach(aud, i, v)
+    {
         if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
             return true;
     }
@@ -160,8 +159,8 @@ static bool subject_ok(const char *s)
 static int check_claims(const struct vx_auth_config *cfg, const json_t *claims, int64_t now_s,
                         struct vx_principal *out, struct vx_err **err)
 {
-    int64_t leeway = cfg->leeway_s > 0 ? cfg->leeway_s
-                                       : (cfg->leeway_s == 0 ? VX_JWT_DEFAULT_LEEWAY_S : 0);
+    int64_t leeway =
+        cfg->leeway_s > 0 ? cfg->leeway_s : (cfg->leeway_s == 0 ? VX_JWT_DEFAULT_LEEWAY_S : 0);
     double now = (double)now_s, exp = 0, nbf = 0, iat = 0;
     const char *org, *tier = "free", *sub = "";
     bool has;
@@ -352,8 +351,7 @@ int vx_jwt_verify(const struct vx_auth_config *cfg, const char *token, int64_t n
 /* ---- signing --------------------------------------------------------------------------- */
 
 /* "<b64 header>.<b64 claims>" for alg; claims must be a JSON object. Caller frees. */
-static int signing_input(const char *alg, const char *claims_json, char **out,
-                         struct vx_err **err)
+static int signing_input(const char *alg, const char *claims_json, char **out, struct vx_err **err)
 {
     char header[64];
     char *h = NULL, *p = NULL;
@@ -383,8 +381,7 @@ static char *finish_token(const char *input, const unsigned char *sig, size_t si
     return tok;
 }
 
-int vx_jwt_sign_hs256(const char *secret, const char *claims_json, char **out,
-                      struct vx_err **err)
+int vx_jwt_sign_hs256(const char *secret, const char *claims_json, char **out, struct vx_err **err)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;

@@ -13,6 +13,7 @@
 #include "cmd/cmd.h"
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/json.h"
 #include "common/util.h"
 #include "queue/queue.h"
@@ -23,7 +24,7 @@ static const char usage[] =
     "       [--port N]... [--env K=V]... [--command ARG]... [--duration SECONDS]\n"
     "       [--format openvex|cyclonedx|csaf|all] [-o PATH] [--evidence PATH] [--sign-key FILE]\n"
     "       [--json] [--fail-on affected] [--platform OS/ARCH] [--insecure-registry]\n"
-    "       [--runtime runc|crun] [--tracer fanotify|ebpf|ptrace[,..]]\n"
+    "       [--runtime runc|crun] [--tracer fanotify|ebpf|ptrace[,..]] [--data-dir DIR] [--keep]\n"
     "IMAGE is docker://REF, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or a bare "
     "reference.\n"
     "Exit status: 0 done, 1 done with affected CVEs under --fail-on affected, 2 error.";
@@ -84,22 +85,40 @@ int vx_cmd_analyze(int argc, char **argv)
     static const char *const formats[] = {"openvex", "cyclonedx", "csaf", "all", NULL};
     static const char *const runtimes[] = {"runc", "crun", NULL};
     static const struct option lo[] = {
-        {"digest", required_argument, NULL, 'd'},   {"findings", required_argument, NULL, 'f'},
-        {"profile", required_argument, NULL, 'p'},  {"config", required_argument, NULL, 'c'},
-        {"test-script", required_argument, NULL, 't'}, {"port", required_argument, NULL, 'P'},
-        {"env", required_argument, NULL, 'e'},      {"command", required_argument, NULL, 'C'},
-        {"duration", required_argument, NULL, 'D'}, {"format", required_argument, NULL, 'F'},
-        {"output", required_argument, NULL, 'o'},   {"evidence", required_argument, NULL, 'E'},
-        {"sign-key", required_argument, NULL, 'k'}, {"json", no_argument, NULL, 'j'},
-        {"fail-on", required_argument, NULL, 'x'},  {"platform", required_argument, NULL, 'L'},
-        {"insecure-registry", no_argument, NULL, 'i'}, {"runtime", required_argument, NULL, 'r'},
-        {"tracer", required_argument, NULL, 'T'},   {"help", no_argument, NULL, 'h'},
+        {"digest", required_argument, NULL, 'd'},
+        {"findings", required_argument, NULL, 'f'},
+        {"profile", required_argument, NULL, 'p'},
+        {"config", required_argument, NULL, 'c'},
+        {"test-script", required_argument, NULL, 't'},
+        {"port", required_argument, NULL, 'P'},
+        {"env", required_argument, NULL, 'e'},
+        {"command", required_argument, NULL, 'C'},
+        {"duration", required_argument, NULL, 'D'},
+        {"format", required_argument, NULL, 'F'},
+        {"output", required_argument, NULL, 'o'},
+        {"evidence", required_argument, NULL, 'E'},
+        {"sign-key", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
+        {"fail-on", required_argument, NULL, 'x'},
+        {"platform", required_argument, NULL, 'L'},
+        {"insecure-registry", no_argument, NULL, 'i'},
+        {"runtime", required_argument, NULL, 'r'},
+        {"tracer", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {"data-dir", required_argument, NULL, 'R'},
+        {"keep", no_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     struct vx_job_rec job = {0};
     struct vx_phase_ctx ctx = {0};
+    struct vx_pipeline_config cfg = {.allow_local_sources = true};
+    struct vx_pipeline_state st = {0};
     const struct vx_phase *phases;
     struct vx_err *err = NULL;
+    char *data_dir = NULL, id[48], uuid[37];
+    const char *data_dir_arg = NULL;
+    bool insecure = false, keep = false;
+    int rc = VX_EXIT_ERROR;
     char why[512];
     int64_t num;
     size_t n;
@@ -114,8 +133,10 @@ int vx_cmd_analyze(int argc, char **argv)
             return VX_EXIT_OK;
         case 'd':
             if (!vx_digest_valid(optarg)) {
-                fprintf(stderr, "vexxy analyze: --digest must be sha256: followed by 64 "
-                                "lowercase hex digits, not '%s'\n", optarg);
+                fprintf(stderr,
+                        "vexxy analyze: --digest must be sha256: followed by 64 "
+                        "lowercase hex digits, not '%s'\n",
+                        optarg);
                 return VX_EXIT_ERROR;
             }
             job.image_digest = optarg;
@@ -123,8 +144,8 @@ int vx_cmd_analyze(int argc, char **argv)
         case 'f':
         case 'c':
             if (!file_is_json(optarg, why, sizeof(why))) {
-                fprintf(stderr, "vexxy analyze: %s '%s': %s\n", c == 'f' ? "--findings" : "--config",
-                        optarg, why);
+                fprintf(stderr, "vexxy analyze: %s '%s': %s\n",
+                        c == 'f' ? "--findings" : "--config", optarg, why);
                 return VX_EXIT_ERROR;
             }
             break;
@@ -171,8 +192,21 @@ int vx_cmd_analyze(int argc, char **argv)
         case 'L':
             if (!strchr(optarg, '/'))
                 goto bad_value;
+            cfg.platform = optarg;
             break;
-        case 'C': case 'o': case 'E': case 'j': case 'i':
+        case 'i':
+            insecure = true;
+            break;
+        case 'R':
+            data_dir_arg = optarg;
+            break;
+        case 'K':
+            keep = true;
+            break;
+        case 'C':
+        case 'o':
+        case 'E':
+        case 'j':
             break;
         default:
             fprintf(stderr, "vexxy analyze: unknown or incomplete option '%s'\n%s\n",
@@ -180,7 +214,7 @@ int vx_cmd_analyze(int argc, char **argv)
             return VX_EXIT_ERROR;
         }
         continue;
-bad_value:
+    bad_value:
         fprintf(stderr, "vexxy analyze: invalid value '%s' for '%s'\n%s\n", optarg,
                 argv[optind - 1][1] == '-' ? argv[optind - 1] : argv[optind - 2], usage);
         return VX_EXIT_ERROR;
@@ -190,16 +224,37 @@ bad_value:
         return VX_EXIT_ERROR;
     }
     job.image_ref = argv[optind];
-    job.id = "local";
+    vx_uuid4(uuid);
+    snprintf(id, sizeof(id), "analyze-%s", uuid);
+    job.id = id;
+    data_dir = data_dir_arg ? vx_xstrdup(data_dir_arg) : vx_cmd_default_data_dir();
+    if (vx_fs_mkdirs(data_dir, 0700, &err) < 0)
+        goto fail;
+    /* --insecure-registry applies to the registry this command names, whatever it is */
+    cfg.insecure_registries = insecure ? "*" : NULL;
     ctx.job = &job;
+    ctx.data_dir = data_dir;
+    ctx.cfg = &cfg;
+    ctx.state = &st;
     phases = vx_pipeline_phases(&n);
     for (size_t i = 0; i < n; i++) {
         fprintf(stderr, "[%zu/%zu] %s\n", i + 1, n, phases[i].name);
-        if (phases[i].run(&ctx, &err) < 0) {
-            fprintf(stderr, "vexxy analyze: %s: %s\n", job.image_ref, err->msg);
-            vx_err_free(&err);
-            return VX_EXIT_ERROR;
-        }
+        if (phases[i].run(&ctx, &err) < 0)
+            goto fail;
     }
-    return VX_EXIT_OK;
+    rc = VX_EXIT_OK;
+    goto out;
+fail:
+    fprintf(stderr, "vexxy analyze: %s: %s\n", job.image_ref, err->msg);
+    vx_err_free(&err);
+out:
+    if (st.job_dir && !keep && vx_fs_remove_tree(st.job_dir, &err) < 0) {
+        fprintf(stderr, "vexxy analyze: cleanup: %s\n", err->msg);
+        vx_err_free(&err);
+    } else if (st.job_dir && keep) {
+        fprintf(stderr, "vexxy analyze: kept the work directory '%s'\n", st.job_dir);
+    }
+    vx_pipeline_state_release(&st);
+    free(data_dir);
+    return rc;
 }

@@ -5,9 +5,9 @@
 #ifndef VX_CMD_CMD_H
 #define VX_CMD_CMD_H
 
-#define VX_EXIT_OK 0
+#define VX_EXIT_OK       0
 #define VX_EXIT_NEGATIVE 1
-#define VX_EXIT_ERROR 2
+#define VX_EXIT_ERROR    2
 
 int vx_cmd_serve(int argc, char **argv);   /* serve.c */
 int vx_cmd_worker(int argc, char **argv);  /* worker.c */
@@ -19,6 +19,7 @@ int vx_cmd_cancel(int argc, char **argv);  /* client.c */
 int vx_cmd_list(int argc, char **argv);    /* client.c */
 int vx_cmd_vex(int argc, char **argv);     /* client.c */
 int vx_cmd_admin(int argc, char **argv);   /* admin.c */
+int vx_cmd_image(int argc, char **argv);   /* image.c */
 
 /* Shared by subcommands (util.c): "--db" default from VEXXY_DB or sqlite:<data-dir>/vexxy.db;
  * data dir from VEXXY_DATA_DIR or /var/lib/vexxy (root) / $XDG_STATE_HOME/vexxy. Caller frees. */

@@ -6,8 +6,8 @@
 #include "cmd/opts.h"
 #include "common/alloc.h" /* for vx_xstrdup() */
 #include "common/err.h"
-#include "common/json.h"  /* for the config file */
-#include "common/util.h"  /* for vx_parse_i64() */
+#include "common/json.h" /* for the config file */
+#include "common/util.h" /* for vx_parse_i64() */
 
 static int set_value(struct vx_opt *o, const char *val, const char *origin)
 {
@@ -24,8 +24,9 @@ static int set_value(struct vx_opt *o, const char *val, const char *origin)
         int64_t v;
 
         if (vx_parse_i64(val, o->min, o->max, &v) < 0) {
-            fprintf(stderr, "vexxy: %s: --%s must be an integer in %" PRId64 "..%" PRId64
-                    ", not '%s'\n", origin, o->name, o->min, o->max, val);
+            fprintf(stderr,
+                    "vexxy: %s: --%s must be an integer in %" PRId64 "..%" PRId64 ", not '%s'\n",
+                    origin, o->name, o->min, o->max, val);
             return -1;
         }
         o->num = v;
@@ -63,7 +64,8 @@ static int load_config_file(struct vx_opt *opts, int n, const char *path)
                 err ? err->msg : "must be a JSON object");
         goto out;
     }
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         struct vx_opt *o = NULL;
         char buf[64];
         const char *val = buf;
@@ -113,8 +115,7 @@ static void print_help(const struct vx_opt *opts, int n, const char *usage)
     }
 }
 
-int vx_opts_parse(struct vx_opt *opts, int n, int argc, char **argv, const char *usage,
-                  bool *help)
+int vx_opts_parse(struct vx_opt *opts, int n, int argc, char **argv, const char *usage, bool *help)
 {
     struct option *lo = vx_xcalloc((size_t)n + 2, sizeof(*lo));
     const char *config = getenv("VEXXY_CONFIG");
@@ -148,8 +149,7 @@ int vx_opts_parse(struct vx_opt *opts, int n, int argc, char **argv, const char 
         for (p = env; *p; p++)
             *p = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
         val = getenv(env);
-        if (val && *val && strcmp(opts[i].name, "config") != 0 &&
-            set_value(&opts[i], val, env) < 0)
+        if (val && *val && strcmp(opts[i].name, "config") != 0 && set_value(&opts[i], val, env) < 0)
             goto out;
     }
     optind = 1;

@@ -14,7 +14,7 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "common/util.h"  /* for vx_parse_i64() */
+#include "common/util.h" /* for vx_parse_i64() */
 #include "store/store.h"
 #include "auth/auth.h"
 #include "queue/queue.h"
@@ -25,34 +25,72 @@ static const char usage[] =
     "                   [--data-dir DIR] [--no-auth] [options]";
 
 enum {
-    O_LISTEN, O_DB, O_WORKERS, O_DATA_DIR, O_NO_AUTH, O_HTTP_THREADS, O_MAX_BODY, O_JWT_SECRET,
-    O_JWT_PUBKEY, O_JWT_ISSUER, O_JWT_AUDIENCE, O_JWT_QUOTA, O_AUTH_CACHE, O_WEBHOOK_SECRET,
-    O_LEASE, O_RETENTION, O_PORT_FILE, O_PUBLIC_URL, O_DELAY, O_LOG_LEVEL, O_CONFIG, O_COUNT
+    O_LISTEN,
+    O_DB,
+    O_WORKERS,
+    O_DATA_DIR,
+    O_NO_AUTH,
+    O_HTTP_THREADS,
+    O_MAX_BODY,
+    O_JWT_SECRET,
+    O_JWT_PUBKEY,
+    O_JWT_ISSUER,
+    O_JWT_AUDIENCE,
+    O_JWT_QUOTA,
+    O_AUTH_CACHE,
+    O_WEBHOOK_SECRET,
+    O_LEASE,
+    O_RETENTION,
+    O_PORT_FILE,
+    O_PUBLIC_URL,
+    O_DELAY,
+    O_LOG_LEVEL,
+    O_CONFIG,
+    O_ALLOWED_REG,
+    O_INSECURE_REG,
+    O_PLATFORM,
+    O_DOCKER_CONFIG,
+    O_COUNT
 };
 
 /* A template: each run copies it, so no option state outlives the call. */
 static const struct vx_opt serve_opts[O_COUNT] = {
     [O_LISTEN] = {"listen", VX_OPT_STR, "127.0.0.1:8080", 0, 0, "address and port to listen on"},
     [O_DB] = {"db", VX_OPT_STR, NULL, 0, 0, "store URL (default sqlite:DATA_DIR/vexxy.db)"},
-    [O_WORKERS] = {"workers", VX_OPT_INT, NULL, 0, 256, "in-process workers (2 on SQLite, 0 on PostgreSQL)"},
+    [O_WORKERS] = {"workers", VX_OPT_INT, NULL, 0, 256,
+                   "in-process workers (2 on SQLite, 0 on PostgreSQL)"},
     [O_DATA_DIR] = {"data-dir", VX_OPT_STR, NULL, 0, 0, "data directory"},
     [O_NO_AUTH] = {"no-auth", VX_OPT_BOOL, NULL, 0, 0, "no authentication (loopback only)"},
     [O_HTTP_THREADS] = {"http-threads", VX_OPT_INT, "2", 1, 256, "HTTP thread pool size"},
     [O_MAX_BODY] = {"max-body-bytes", VX_OPT_INT, "10485760", 1024, 1073741824, "request body cap"},
     [O_JWT_SECRET] = {"jwt-secret", VX_OPT_STR, NULL, 0, 0, "HS256 secret for JWTs"},
-    [O_JWT_PUBKEY] = {"jwt-public-key", VX_OPT_STR, NULL, 0, 0, "PEM file: RS256 public key for JWTs"},
+    [O_JWT_PUBKEY] = {"jwt-public-key", VX_OPT_STR, NULL, 0, 0,
+                      "PEM file: RS256 public key for JWTs"},
     [O_JWT_ISSUER] = {"jwt-issuer", VX_OPT_STR, NULL, 0, 0, "required JWT issuer (iss)"},
     [O_JWT_AUDIENCE] = {"jwt-audience", VX_OPT_STR, NULL, 0, 0, "required JWT audience (aud)"},
-    [O_JWT_QUOTA] = {"jwt-default-jobs-per-month", VX_OPT_INT, "100", -1, INT64_MAX, "quota of organizations first seen in a JWT (-1 unlimited)"},
-    [O_AUTH_CACHE] = {"auth-cache-ms", VX_OPT_INT, "30000", 0, 3600000, "API key cache lifetime per instance"},
-    [O_WEBHOOK_SECRET] = {"webhook-secret", VX_OPT_STR, NULL, 0, 0, "HMAC key of webhook signatures (default: DATA_DIR/webhook.secret)"},
-    [O_LEASE] = {"lease-seconds", VX_OPT_INT, "30", 1, 3600, "job lease; a silent worker loses its job after this"},
+    [O_JWT_QUOTA] = {"jwt-default-jobs-per-month", VX_OPT_INT, "100", -1, INT64_MAX,
+                     "quota of organizations first seen in a JWT (-1 unlimited)"},
+    [O_AUTH_CACHE] = {"auth-cache-ms", VX_OPT_INT, "30000", 0, 3600000,
+                      "API key cache lifetime per instance"},
+    [O_WEBHOOK_SECRET] = {"webhook-secret", VX_OPT_STR, NULL, 0, 0,
+                          "HMAC key of webhook signatures (default: DATA_DIR/webhook.secret)"},
+    [O_LEASE] = {"lease-seconds", VX_OPT_INT, "30", 1, 3600,
+                 "job lease; a silent worker loses its job after this"},
     [O_RETENTION] = {"retention-days", VX_OPT_INT, "90", 1, 36500, "evidence retention"},
     [O_PORT_FILE] = {"port-file", VX_OPT_STR, NULL, 0, 0, "write the bound port to this file"},
     [O_PUBLIC_URL] = {"public-url", VX_OPT_STR, NULL, 0, 0, "base URL used in document ids"},
-    [O_DELAY] = {"debug-phase-delay-ms", VX_OPT_INT, "0", 0, 3600000, "testing: hold each phase this long"},
+    [O_DELAY] = {"debug-phase-delay-ms", VX_OPT_INT, "0", 0, 3600000,
+                 "testing: hold each phase this long"},
     [O_LOG_LEVEL] = {"log-level", VX_OPT_STR, "info", 0, 0, "debug, info, warn, error, off"},
     [O_CONFIG] = {"config", VX_OPT_STR, NULL, 0, 0, "JSON config file"},
+    [O_ALLOWED_REG] = {"allowed-registries", VX_OPT_STR, "*", 0, 0,
+                       "registries jobs may pull from: host[:port],... or *"},
+    [O_INSECURE_REG] = {"insecure-registries", VX_OPT_STR, NULL, 0, 0,
+                        "registries reached over plain http: host[:port],..."},
+    [O_PLATFORM] = {"platform", VX_OPT_STR, "linux/amd64", 0, 0,
+                    "platform chosen from multi-platform images"},
+    [O_DOCKER_CONFIG] = {"docker-config", VX_OPT_STR, NULL, 0, 0,
+                         "Docker config.json with registry credentials"},
 };
 
 /* Splits "ADDR:PORT" / "[v6]:PORT"; 0 or -1. addr is written into a caller buffer. */
@@ -186,6 +224,11 @@ int vx_cmd_serve(int argc, char **argv)
         wcfg.lease_ms = o[O_LEASE].num * 1000;
         wcfg.evidence_retention_days = (int)o[O_RETENTION].num;
         wcfg.debug_phase_delay_ms = o[O_DELAY].num;
+        wcfg.pipeline.allowed_registries =
+            strcmp(o[O_ALLOWED_REG].str, "*") ? o[O_ALLOWED_REG].str : NULL;
+        wcfg.pipeline.insecure_registries = o[O_INSECURE_REG].str;
+        wcfg.pipeline.platform = o[O_PLATFORM].str;
+        wcfg.pipeline.docker_config = o[O_DOCKER_CONFIG].str;
         if (vx_workers_start(&wcfg, store, &workers, &err) < 0)
             goto fail;
     }

@@ -9,7 +9,7 @@
 #include "cmd/service.h"
 #include "common/alloc.h"
 #include "common/log.h"
-#include "common/util.h"  /* for vx_random_bytes(), vx_hex() */
+#include "common/util.h" /* for vx_random_bytes(), vx_hex() */
 
 void vx_service_block_signals(sigset_t *set)
 {

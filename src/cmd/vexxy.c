@@ -13,6 +13,7 @@ static const struct subcmd subcmds[] = {
     {"analyze", vx_cmd_analyze, "analyse an image locally, no server (whole pipeline)"},
     {"serve", vx_cmd_serve, "run the REST API (with in-process workers on SQLite)"},
     {"worker", vx_cmd_worker, "run worker processes against a shared PostgreSQL"},
+    {"image", vx_cmd_image, "pull, inspect or unpack an image (the image phase alone)"},
     {"submit", vx_cmd_submit, "submit an analysis to a server"},
     {"status", vx_cmd_status, "show a job's status"},
     {"results", vx_cmd_results, "show a job's results"},

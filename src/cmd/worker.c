@@ -21,8 +21,21 @@ static const char usage[] =
     "usage: vexxy worker --db postgres://... [--concurrency N] [--data-dir DIR] [options]";
 
 enum {
-    O_DB, O_CONCURRENCY, O_DATA_DIR, O_ID, O_LEASE, O_RETENTION, O_WEBHOOK_SECRET, O_DELAY,
-    O_LOG_LEVEL, O_CONFIG, O_COUNT
+    O_DB,
+    O_CONCURRENCY,
+    O_DATA_DIR,
+    O_ID,
+    O_LEASE,
+    O_RETENTION,
+    O_WEBHOOK_SECRET,
+    O_DELAY,
+    O_LOG_LEVEL,
+    O_CONFIG,
+    O_ALLOWED_REG,
+    O_INSECURE_REG,
+    O_PLATFORM,
+    O_DOCKER_CONFIG,
+    O_COUNT
 };
 
 static const struct vx_opt worker_opts[O_COUNT] = {
@@ -30,12 +43,23 @@ static const struct vx_opt worker_opts[O_COUNT] = {
     [O_CONCURRENCY] = {"concurrency", VX_OPT_INT, "2", 1, 256, "jobs run at once by this process"},
     [O_DATA_DIR] = {"data-dir", VX_OPT_STR, NULL, 0, 0, "data directory"},
     [O_ID] = {"id", VX_OPT_STR, NULL, 0, 0, "worker id prefix (default HOST-PID)"},
-    [O_LEASE] = {"lease-seconds", VX_OPT_INT, "30", 1, 3600, "job lease; a silent worker loses its job after this"},
+    [O_LEASE] = {"lease-seconds", VX_OPT_INT, "30", 1, 3600,
+                 "job lease; a silent worker loses its job after this"},
     [O_RETENTION] = {"retention-days", VX_OPT_INT, "90", 1, 36500, "evidence retention"},
-    [O_WEBHOOK_SECRET] = {"webhook-secret", VX_OPT_STR, NULL, 0, 0, "HMAC key of webhook signatures (default: DATA_DIR/webhook.secret)"},
-    [O_DELAY] = {"debug-phase-delay-ms", VX_OPT_INT, "0", 0, 3600000, "testing: hold each phase this long"},
+    [O_WEBHOOK_SECRET] = {"webhook-secret", VX_OPT_STR, NULL, 0, 0,
+                          "HMAC key of webhook signatures (default: DATA_DIR/webhook.secret)"},
+    [O_DELAY] = {"debug-phase-delay-ms", VX_OPT_INT, "0", 0, 3600000,
+                 "testing: hold each phase this long"},
     [O_LOG_LEVEL] = {"log-level", VX_OPT_STR, "info", 0, 0, "debug, info, warn, error, off"},
     [O_CONFIG] = {"config", VX_OPT_STR, NULL, 0, 0, "JSON config file"},
+    [O_ALLOWED_REG] = {"allowed-registries", VX_OPT_STR, "*", 0, 0,
+                       "registries jobs may pull from: host[:port],... or *"},
+    [O_INSECURE_REG] = {"insecure-registries", VX_OPT_STR, NULL, 0, 0,
+                        "registries reached over plain http: host[:port],..."},
+    [O_PLATFORM] = {"platform", VX_OPT_STR, "linux/amd64", 0, 0,
+                    "platform chosen from multi-platform images"},
+    [O_DOCKER_CONFIG] = {"docker-config", VX_OPT_STR, NULL, 0, 0,
+                         "Docker config.json with registry credentials"},
 };
 
 int vx_cmd_worker(int argc, char **argv)
@@ -80,6 +104,11 @@ int vx_cmd_worker(int argc, char **argv)
     wcfg.lease_ms = o[O_LEASE].num * 1000;
     wcfg.evidence_retention_days = (int)o[O_RETENTION].num;
     wcfg.debug_phase_delay_ms = o[O_DELAY].num;
+    wcfg.pipeline.allowed_registries =
+        strcmp(o[O_ALLOWED_REG].str, "*") ? o[O_ALLOWED_REG].str : NULL;
+    wcfg.pipeline.insecure_registries = o[O_INSECURE_REG].str;
+    wcfg.pipeline.platform = o[O_PLATFORM].str;
+    wcfg.pipeline.docker_config = o[O_DOCKER_CONFIG].str;
     if (vx_workers_start(&wcfg, store, &workers, &err) < 0)
         goto fail;
     secret = vx_service_webhook_secret(o[O_WEBHOOK_SECRET].str, data_dir);

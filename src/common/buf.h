@@ -16,7 +16,10 @@ struct vx_buf {
     size_t max; /* cap on len; adds past it fail with -VX_E_TOO_LARGE */
 };
 
-#define VX_BUF_INIT(max_) {NULL, 0, 0, (max_)}
+#define VX_BUF_INIT(max_)                                                                          \
+    {                                                                                              \
+        NULL, 0, 0, (max_)                                                                         \
+    }
 
 void vx_buf_init(struct vx_buf *b, size_t max);
 /* Frees the contents, not b itself; b is left empty and reusable with the same max. */

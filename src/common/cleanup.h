@@ -20,8 +20,8 @@ static inline void vx_cleanup_close(int *fd)
         close(*fd);
 }
 
-#define _cleanup_(fn) __attribute__((cleanup(fn)))
-#define _cleanup_free_ _cleanup_(vx_cleanup_free)
+#define _cleanup_(fn)   __attribute__((cleanup(fn)))
+#define _cleanup_free_  _cleanup_(vx_cleanup_free)
 #define _cleanup_close_ _cleanup_(vx_cleanup_close)
 
 static inline int vx_steal_fd(int *fd)

@@ -14,8 +14,8 @@ int vx_log_level_parse(const char *name, enum vx_log_level *out);
 void vx_log(enum vx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define vx_debug(...) vx_log(VX_LOG_DEBUG, __VA_ARGS__)
-#define vx_info(...) vx_log(VX_LOG_INFO, __VA_ARGS__)
-#define vx_warn(...) vx_log(VX_LOG_WARN, __VA_ARGS__)
+#define vx_info(...)  vx_log(VX_LOG_INFO, __VA_ARGS__)
+#define vx_warn(...)  vx_log(VX_LOG_WARN, __VA_ARGS__)
 #define vx_error(...) vx_log(VX_LOG_ERROR, __VA_ARGS__)
 
 #endif

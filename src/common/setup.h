@@ -22,12 +22,12 @@
 #include <strings.h>
 #include <time.h>
 
-#define VX_VERSION "0.1.0"
+#define VX_VERSION      "0.1.0"
 #define VX_SERVICE_NAME "premium-vex-service"
 
 #define VX_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define VX_UNUSED __attribute__((unused))
-#define VX_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define VX_UNUSED        __attribute__((unused))
+#define VX_PRINTF(f, a)  __attribute__((format(printf, f, a)))
 
 /* VX_TESTABLE: static in release builds, external in the module's test library (R22). */
 #ifdef VX_UNIT_TESTS

@@ -30,8 +30,8 @@ char *vx_time_iso8601(int64_t ms, char *out, size_t outlen)
     struct tm tm;
 
     gmtime_r(&secs, &tm);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
     return out;
 }
 
@@ -116,8 +116,7 @@ void vx_sha256_hex(const void *data, size_t len, char out[65])
     vx_hex(md, 32, out);
 }
 
-void vx_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
-                        char out[65])
+void vx_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len, char out[65])
 {
     unsigned char md[32];
     unsigned int mdlen = 0;

@@ -31,8 +31,7 @@ void vx_hex(const void *data, size_t len, char *out);
 /* SHA-256 of data as 64 lowercase hex chars into out[65]. */
 void vx_sha256_hex(const void *data, size_t len, char out[65]);
 /* HMAC-SHA256 (key, data) as 64 lowercase hex chars into out[65]. */
-void vx_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
-                        char out[65]);
+void vx_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len, char out[65]);
 /* Constant-time comparison of two NUL-terminated strings. */
 bool vx_streq_ct(const char *a, const char *b);
 

@@ -210,8 +210,7 @@ void vx_bc_writer_abort(struct vx_bc_writer *w, bool keep)
     w->fd = -1;
 }
 
-int vx_bc_writer_commit(struct vx_bc_writer *w, char **path, char **digest_out,
-                        struct vx_err **err)
+int vx_bc_writer_commit(struct vx_bc_writer *w, char **path, char **digest_out, struct vx_err **err)
 {
     char got[72], *final = NULL;
     int rc = 0, dfd = -1;
@@ -226,8 +225,7 @@ int vx_bc_writer_commit(struct vx_bc_writer *w, char **path, char **digest_out,
     }
     if (w->digest && strcmp(got, w->digest) != 0) {
         rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0,
-                        "blob %s does not match its digest: the bytes hash to %s", w->digest,
-                        got);
+                        "blob %s does not match its digest: the bytes hash to %s", w->digest, got);
         goto out;
     }
     if (fsync(w->fd) < 0) {
@@ -313,8 +311,8 @@ int vx_bc_read_file(const char *path, size_t max, struct vx_buf *b, struct vx_er
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
 
     if (fd < 0)
-        return vx_err_set(err, errno == ENOENT ? VX_E_NOT_FOUND : VX_E_IO, errno,
-                          "open '%s': %s", path, strerror(errno));
+        return vx_err_set(err, errno == ENOENT ? VX_E_NOT_FOUND : VX_E_IO, errno, "open '%s': %s",
+                          path, strerror(errno));
     vx_buf_init(b, max);
     while ((r = read(fd, buf, sizeof(buf))) != 0) {
         if (r < 0) {

@@ -14,7 +14,7 @@
 #include "common/json.h"  /* vx_json_parse */
 
 #define CFG_MAX_ITEMS 4096
-#define CFG_MAX_STR 65536
+#define CFG_MAX_STR   65536
 
 static int str_field(json_t *o, const char *key, char **out, struct vx_err **err)
 {
@@ -44,10 +44,11 @@ static int strv_field(json_t *o, const char *key, char ***out, size_t *n, struct
                           "image config: '%s' is not an array of at most %d strings", key,
                           CFG_MAX_ITEMS);
     *out = vx_xcalloc(json_array_size(v) + 1, sizeof(char *));
-    json_array_foreach (v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         if (!json_is_string(e) || json_string_length(e) > CFG_MAX_STR)
-            return vx_err_set(err, VX_E_UNPROCESSABLE, 0,
-                              "image config: '%s'[%zu] is not a string", key, i);
+            return vx_err_set(err, VX_E_UNPROCESSABLE, 0, "image config: '%s'[%zu] is not a string",
+                              key, i);
         (*out)[(*n)++] = vx_xstrdup(json_string_value(e));
     }
     return 0;
@@ -93,7 +94,8 @@ int vx_image_config_parse(const char *json, size_t len, struct vx_image_config *
             goto out;
         }
         out->exposed_ports = vx_xcalloc(n + 1, sizeof(int));
-        json_object_foreach (v, k, val) {
+        json_object_foreach(v, k, val)
+        {
             char proto[8] = "tcp";
             int port = 0, used = 0;
 
@@ -114,7 +116,8 @@ int vx_image_config_parse(const char *json, size_t len, struct vx_image_config *
             goto out;
         }
         out->labels = vx_xcalloc(n + 1, sizeof(char *));
-        json_object_foreach (v, k, val) {
+        json_object_foreach(v, k, val)
+        {
             if (!json_is_string(val) || strlen(k) > CFG_MAX_STR ||
                 json_string_length(val) > CFG_MAX_STR)
                 continue;

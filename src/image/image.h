@@ -65,21 +65,26 @@ struct vx_image_opts {
 };
 
 struct vx_image_config {
-    char **entrypoint; size_t n_entrypoint;
-    char **cmd; size_t n_cmd;
-    char **env; size_t n_env;           /* "K=V" */
-    char *working_dir;                  /* or NULL */
-    char *user;                         /* or NULL */
-    int *exposed_ports; size_t n_exposed_ports; /* TCP ports ("80/tcp"); udp ignored */
-    char **labels; size_t n_labels;     /* "key=value" */
+    char **entrypoint;
+    size_t n_entrypoint;
+    char **cmd;
+    size_t n_cmd;
+    char **env;
+    size_t n_env;      /* "K=V" */
+    char *working_dir; /* or NULL */
+    char *user;        /* or NULL */
+    int *exposed_ports;
+    size_t n_exposed_ports; /* TCP ports ("80/tcp"); udp ignored */
+    char **labels;
+    size_t n_labels; /* "key=value" */
     char *os, *architecture, *variant;
 };
 
 struct vx_image_layer {
-    char *digest;      /* of the compressed blob, as in the manifest */
-    char *media_type;  /* tar, tar+gzip, tar+zstd (OCI or Docker names) */
+    char *digest;     /* of the compressed blob, as in the manifest */
+    char *media_type; /* tar, tar+gzip, tar+zstd (OCI or Docker names) */
     int64_t size;
-    char *blob_path;   /* verified file in the cache */
+    char *blob_path; /* verified file in the cache */
 };
 
 struct vx_image {
@@ -87,11 +92,11 @@ struct vx_image {
     char *index_digest;    /* of the index / manifest list, or NULL if the ref named a manifest */
     char *manifest_digest; /* of the platform manifest */
     char *config_digest;
-    char *platform;        /* chosen "os/arch[/variant]" */
+    char *platform; /* chosen "os/arch[/variant]" */
     struct vx_image_layer *layers;
     size_t n_layers;
     struct vx_image_config config;
-    char *config_json;     /* the raw config blob */
+    char *config_json; /* the raw config blob */
 };
 
 /* Fetches and verifies. When expected_digest is non-NULL it must equal index_digest or
@@ -104,25 +109,26 @@ void vx_image_free(struct vx_image *img);
 /* ---- unpack ---------------------------------------------------------------------------- */
 
 struct vx_unpack_limits {
-    int64_t max_total_bytes;  /* default 8 GiB */
-    int64_t max_file_bytes;   /* default 2 GiB */
-    int64_t max_entries;      /* default 1,000,000 */
-    int max_path_len;         /* default 4096 */
+    int64_t max_total_bytes; /* default 8 GiB */
+    int64_t max_file_bytes;  /* default 2 GiB */
+    int64_t max_entries;     /* default 1,000,000 */
+    int max_path_len;        /* default 4096 */
 };
 
 struct vx_unpack_opts {
     struct vx_unpack_limits limits;
-    bool keep_ownership;      /* chown to the entry's uid/gid (+ shift); needs root */
-    uint32_t uid_shift;       /* added to every uid/gid (user-namespace mapping) */
-    uint32_t id_range;        /* ids >= this are refused when shifting; default 65536 */
+    bool keep_ownership; /* chown to the entry's uid/gid (+ shift); needs root */
+    uint32_t uid_shift;  /* added to every uid/gid (user-namespace mapping) */
+    uint32_t id_range;   /* ids >= this are refused when shifting; default 65536 */
 };
 
 struct vx_unpack_report {
     int64_t entries;
     int64_t bytes;
-    int64_t skipped_devices;  /* device nodes and fifos: never created, recorded */
+    int64_t skipped_devices; /* device nodes and fifos: never created, recorded */
     int64_t whiteouts;
-    char **skipped; size_t n_skipped; /* "layer N: path (reason)", capped at 1000 */
+    char **skipped;
+    size_t n_skipped; /* "layer N: path (reason)", capped at 1000 */
 };
 void vx_unpack_report_release(struct vx_unpack_report *r);
 
@@ -140,9 +146,8 @@ int vx_layer_apply_mem(int rootfd, const void *data, size_t len, int layer_index
                        struct vx_err **err);
 
 /* Applies every layer of img in order into dest (created; must be empty or absent). */
-int vx_image_unpack(const struct vx_image *img, const char *dest,
-                    const struct vx_unpack_opts *opts, struct vx_unpack_report *report,
-                    struct vx_err **err);
+int vx_image_unpack(const struct vx_image *img, const char *dest, const struct vx_unpack_opts *opts,
+                    struct vx_unpack_report *report, struct vx_err **err);
 
 /* ---- description ----------------------------------------------------------------------- */
 

@@ -70,4 +70,3 @@ char *vx_image_json(const struct vx_image *img, const struct vx_unpack_report *r
     json_decref(o);
     return s;
 }
-

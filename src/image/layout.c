@@ -40,7 +40,7 @@
 #include "common/util.h"  /* vx_digest_valid, vx_sha256_hex */
 
 #define MAX_ENTRIES 100000
-#define REF_NAME "org.opencontainers.image.ref.name"
+#define REF_NAME    "org.opencontainers.image.ref.name"
 
 struct vx_layout {
     char *blobdir; /* the layout's blobs/sha256, or the cache's after an archive */
@@ -58,8 +58,8 @@ static int lay_manifest(void *ctx, const char *ref, struct vx_buf *body, char **
     *media_type = NULL;
     *digest = NULL;
     if (!vx_digest_valid(ref))
-        return vx_err_set(err, VX_E_UNPROCESSABLE, 0, "%s: '%.80s' is not a sha256 digest",
-                          l->what, ref);
+        return vx_err_set(err, VX_E_UNPROCESSABLE, 0, "%s: '%.80s' is not a sha256 digest", l->what,
+                          ref);
     p = vx_xasprintf("%s/%s", l->blobdir, ref + 7);
     if ((rc = vx_bc_read_file(p, VX_MANIFEST_MAX, body, err)) < 0) {
         rc = vx_err_wrap(err, "%s: manifest %s", l->what, ref);
@@ -150,8 +150,7 @@ static int read_entry_mem(struct archive *a, struct vx_buf *b, size_t max, const
     vx_buf_init(b, max);
     while ((r = archive_read_data(a, buf, sizeof(buf))) > 0)
         if (vx_buf_add(b, buf, (size_t)r) < 0)
-            return vx_err_set(err, VX_E_TOO_LARGE, 0, "'%s' is larger than %zu bytes", name,
-                              max);
+            return vx_err_set(err, VX_E_TOO_LARGE, 0, "'%s' is larger than %zu bytes", name, max);
     if (r < 0)
         return vx_err_set(err, VX_E_UNPROCESSABLE, 0, "read '%s': %s", name,
                           archive_error_string(a));
@@ -195,8 +194,8 @@ static int open_archive(const char *path, struct archive **out, struct vx_err **
 
     *out = NULL;
     if (stat(path, &st) < 0)
-        return vx_err_set(err, errno == ENOENT ? VX_E_NOT_FOUND : VX_E_IO, errno, "'%s': %s",
-                          path, strerror(errno));
+        return vx_err_set(err, errno == ENOENT ? VX_E_NOT_FOUND : VX_E_IO, errno, "'%s': %s", path,
+                          strerror(errno));
     a = archive_read_new();
     archive_read_support_format_tar(a);
     archive_read_support_filter_gzip(a);
@@ -243,8 +242,8 @@ static int extract_oci_archive(const char *file, const char *cache_dir, struct v
             if (vx_digest_valid(d)) {
                 rc = vx_bc_lookup(cache_dir, d, archive_entry_size(e), &p, NULL) == 0
                          ? 0
-                         : read_entry_cache(a, cache_dir, d, archive_entry_size(e), &p, NULL,
-                                            NULL, err);
+                         : read_entry_cache(a, cache_dir, d, archive_entry_size(e), &p, NULL, NULL,
+                                            err);
             }
             free(p);
             free(d);
@@ -271,8 +270,8 @@ static int check_oci_layout(const struct vx_buf *b, const char *what, struct vx_
         return vx_err_wrap(err, "%s: oci-layout", what);
     v = vx_json_str(j, "imageLayoutVersion");
     if (!v || strncmp(v, "1.", 2) != 0)
-        rc = vx_err_set(err, VX_E_UNSUPPORTED, 0, "%s: image layout version '%s' unsupported",
-                        what, v ? v : "(none)");
+        rc = vx_err_set(err, VX_E_UNSUPPORTED, 0, "%s: image layout version '%s' unsupported", what,
+                        v ? v : "(none)");
     json_decref(j);
     return rc;
 }
@@ -327,7 +326,8 @@ int vx_layout_open(const struct vx_image_source *src, const struct vx_image_opts
         rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0, "%s: index.json lists no manifests", l->what);
         goto out;
     }
-    json_array_foreach (m, i, d) {
+    json_array_foreach(m, i, d)
+    {
         const char *name = vx_json_str(json_object_get(d, "annotations"), REF_NAME);
         const char *dg = vx_json_str(d, "digest");
 
@@ -347,8 +347,8 @@ int vx_layout_open(const struct vx_image_source *src, const struct vx_image_opts
         }
     }
     if (src->tag && !*top) {
-        rc = vx_err_set(err, VX_E_NOT_FOUND, 0, "%s has no image tagged '%s' (tags: %s)",
-                        l->what, src->tag, n_named ? vx_buf_str(&names) : "none");
+        rc = vx_err_set(err, VX_E_NOT_FOUND, 0, "%s has no image tagged '%s' (tags: %s)", l->what,
+                        src->tag, n_named ? vx_buf_str(&names) : "none");
         goto out;
     }
     if (!src->tag) {
@@ -534,11 +534,13 @@ int vx_docker_archive_load(const struct vx_image_source *src, const struct vx_im
                     : vx_err_set(err, VX_E_UNPROCESSABLE, 0, "manifest.json lists no images");
         goto out;
     }
-    json_array_foreach (j, i, x) {
+    json_array_foreach(j, i, x)
+    {
         json_t *rt = json_object_get(x, "RepoTags"), *t;
         size_t k;
 
-        json_array_foreach (rt, k, t) {
+        json_array_foreach(rt, k, t)
+        {
             if (!json_is_string(t))
                 continue;
             vx_buf_addf(&tags, "%s'%s'", tags.len ? ", " : "", json_string_value(t));
@@ -549,11 +551,11 @@ int vx_docker_archive_load(const struct vx_image_source *src, const struct vx_im
     if (!src->tag && json_array_size(j) == 1)
         entry = json_array_get(j, 0);
     if (!entry) {
-        rc = src->tag ? vx_err_set(err, VX_E_NOT_FOUND, 0, "no image tagged '%s' (tags: %s)",
-                                   src->tag, tags.len ? vx_buf_str(&tags) : "none")
-                      : vx_err_set(err, VX_E_INVALID, 0,
-                                   "%zu images: choose one with ':REF' (tags: %s)",
-                                   json_array_size(j), tags.len ? vx_buf_str(&tags) : "none");
+        rc = src->tag
+                 ? vx_err_set(err, VX_E_NOT_FOUND, 0, "no image tagged '%s' (tags: %s)", src->tag,
+                              tags.len ? vx_buf_str(&tags) : "none")
+                 : vx_err_set(err, VX_E_INVALID, 0, "%zu images: choose one with ':REF' (tags: %s)",
+                              json_array_size(j), tags.len ? vx_buf_str(&tags) : "none");
         goto out;
     }
     cf = vx_json_str(entry, "Config") ? dfind(&fs, vx_json_str(entry, "Config"), 0) : NULL;
@@ -586,7 +588,8 @@ int vx_docker_archive_load(const struct vx_image_source *src, const struct vx_im
     diffs = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
     img->layers = vx_xcalloc(json_array_size(layers) + 1, sizeof(*img->layers));
     sl = json_array();
-    json_array_foreach (layers, i, x) {
+    json_array_foreach(layers, i, x)
+    {
         const struct dfile *lf = json_is_string(x) ? dfind(&fs, json_string_value(x), 0) : NULL;
         const char *mt, *diff;
 
@@ -614,14 +617,14 @@ int vx_docker_archive_load(const struct vx_image_source *src, const struct vx_im
                                             (json_int_t)lf->size, "digest", lf->digest));
     }
     synth = json_pack("{s:i,s:s,s:{s:s,s:I,s:s},s:o}", "schemaVersion", 2, "mediaType",
-                      "application/vnd.docker.distribution.manifest.v2+json", "config",
-                      "mediaType", "application/vnd.docker.container.image.v1+json", "size",
+                      "application/vnd.docker.distribution.manifest.v2+json", "config", "mediaType",
+                      "application/vnd.docker.container.image.v1+json", "size",
                       (json_int_t)cf->size, "digest", cf->digest, "layers", sl);
     text = json_dumps(synth, JSON_COMPACT | JSON_SORT_KEYS);
     vx_sha256_hex(text, strlen(text), hex);
     img->manifest_digest = vx_xasprintf("sha256:%s", hex);
-    if ((rc = vx_bc_put_mem(opts->cache_dir, img->manifest_digest, text, strlen(text), &p,
-                            err)) < 0)
+    if ((rc = vx_bc_put_mem(opts->cache_dir, img->manifest_digest, text, strlen(text), &p, err)) <
+        0)
         goto out;
 out:
     if (rc < 0)

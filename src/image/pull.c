@@ -26,7 +26,7 @@
 #include "common/json.h"    /* vx_json_parse */
 #include "common/util.h"    /* vx_digest_valid */
 
-#define MAX_DEPTH 4
+#define MAX_DEPTH  4
 #define MAX_LAYERS 1000
 
 static bool is_index_type(const char *mt)
@@ -50,8 +50,7 @@ static int platform_parse(const char *s, struct platform *p, struct vx_err **err
     memset(p, 0, sizeof(*p));
     if (!s || !*s)
         s = "linux/amd64";
-    if (sscanf(s, "%63[^/]/%63[^/]/%63s", p->os, p->arch, p->variant) < 2 || !*p->os ||
-        !*p->arch)
+    if (sscanf(s, "%63[^/]/%63[^/]/%63s", p->os, p->arch, p->variant) < 2 || !*p->os || !*p->arch)
         return vx_err_set(err, VX_E_INVALID, 0, "platform '%.64s' is not os/arch[/variant]", s);
     return 0;
 }
@@ -69,7 +68,8 @@ static int select_platform(json_t *idx, const struct platform *want, const char 
         rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0, "%s: index has no 'manifests' array", what);
         goto out;
     }
-    json_array_foreach (m, i, d) {
+    json_array_foreach(m, i, d)
+    {
         json_t *p = json_object_get(d, "platform");
         const char *os = vx_json_str(p, "os"), *arch = vx_json_str(p, "architecture");
         const char *var = vx_json_str(p, "variant");
@@ -87,9 +87,8 @@ static int select_platform(json_t *idx, const struct platform *want, const char 
         vx_buf_addf(&avail, "%s%s/%s%s%s", avail.len ? ", " : "", os, arch, var ? "/" : "",
                     var ? var : "");
     }
-    rc = vx_err_set(err, VX_E_NOT_FOUND, 0,
-                    "%s: no image for platform %s/%s%s%s; available: %s", what, want->os,
-                    want->arch, *want->variant ? "/" : "", want->variant,
+    rc = vx_err_set(err, VX_E_NOT_FOUND, 0, "%s: no image for platform %s/%s%s%s; available: %s",
+                    what, want->os, want->arch, *want->variant ? "/" : "", want->variant,
                     avail.len ? vx_buf_str(&avail) : "none");
 out:
     vx_buf_release(&avail);
@@ -109,15 +108,15 @@ static int layers_from_manifest(json_t *man, struct vx_image *img, int64_t *cfg_
                           "%s: manifest %s lacks config digest/size or layers", what,
                           img->manifest_digest);
     if (!vx_digest_valid(cd))
-        return vx_err_set(err, VX_E_UNSUPPORTED, 0, "%s: config digest '%.80s' is not sha256",
-                          what, cd);
+        return vx_err_set(err, VX_E_UNSUPPORTED, 0, "%s: config digest '%.80s' is not sha256", what,
+                          cd);
     if (json_array_size(ls) > MAX_LAYERS)
-        return vx_err_set(err, VX_E_UNPROCESSABLE, 0, "%s: more than %d layers", what,
-                          MAX_LAYERS);
+        return vx_err_set(err, VX_E_UNPROCESSABLE, 0, "%s: more than %d layers", what, MAX_LAYERS);
     img->config_digest = vx_xstrdup(cd);
     *cfg_size = json_integer_value(sz);
     img->layers = vx_xcalloc(json_array_size(ls) + 1, sizeof(*img->layers));
-    json_array_foreach (ls, i, l) {
+    json_array_foreach(ls, i, l)
+    {
         const char *d = vx_json_str(l, "digest"), *mt = vx_json_str(l, "mediaType");
         json_t *s = json_object_get(l, "size");
 
@@ -184,18 +183,19 @@ static int walk(struct vx_fetcher *f, const char *top, json_t *top_index,
         if (!mt && ct && (is_index_type(ct) || is_manifest_type(ct)))
             mt = ct;
         if (!mt)
-            mt = json_object_get(doc, "manifests")
-                     ? "application/vnd.oci.image.index.v1+json"
-                     : (json_object_get(doc, "layers") ? "application/vnd.oci.image.manifest.v1+json"
-                                                       : "");
+            mt =
+                json_object_get(doc, "manifests")
+                    ? "application/vnd.oci.image.index.v1+json"
+                    : (json_object_get(doc, "layers") ? "application/vnd.oci.image.manifest.v1+json"
+                                                      : "");
         if (is_index_type(mt)) {
             if (!img->index_digest)
                 img->index_digest = vx_xstrdup(dg);
             if ((rc = select_platform(doc, &want, f->what, &next, &nmt, err)) < 0)
                 goto out;
             if (!next || !vx_digest_valid(next)) {
-                rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0,
-                                "%s: descriptor without sha256 digest", f->what);
+                rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0, "%s: descriptor without sha256 digest",
+                                f->what);
                 goto out;
             }
             free(ref);
@@ -228,8 +228,7 @@ static int walk(struct vx_fetcher *f, const char *top, json_t *top_index,
         digests[i + 1] = img->layers[i].digest;
         sizes[i + 1] = img->layers[i].size;
     }
-    if ((rc = f->blobs(f->ctx, opts->cache_dir, digests, sizes, img->n_layers + 1, paths, err)) <
-        0)
+    if ((rc = f->blobs(f->ctx, opts->cache_dir, digests, sizes, img->n_layers + 1, paths, err)) < 0)
         goto out;
     cfg_path = paths[0];
     for (size_t i = 0; i < img->n_layers; i++)

@@ -19,7 +19,7 @@ struct vx_image_ref;
 struct vx_image_source;
 
 #define VX_MANIFEST_MAX (4 * 1024 * 1024)
-#define VX_CONFIG_MAX (16 * 1024 * 1024)
+#define VX_CONFIG_MAX   (16 * 1024 * 1024)
 
 /* ---- blob cache (blobcache.c) ---- */
 
@@ -73,8 +73,8 @@ struct vx_fetcher {
     int (*manifest)(void *ctx, const char *reference, struct vx_buf *body, char **media_type,
                     char **digest, struct vx_err **err);
     /* Fetches n blobs into the cache (verified); paths[i] set (caller frees). */
-    int (*blobs)(void *ctx, const char *cache_dir, char **digests, const int64_t *sizes,
-                 size_t n, char **paths, struct vx_err **err);
+    int (*blobs)(void *ctx, const char *cache_dir, char **digests, const int64_t *sizes, size_t n,
+                 char **paths, struct vx_err **err);
 };
 
 /* ---- registry (registry.c) ---- */

@@ -141,7 +141,8 @@ static int digest_check(const char *d, struct vx_err **err)
     if (!colon || colon == d)
         return vx_err_set(err, VX_E_INVALID, 0, "digest '%s' has no algorithm", d);
     if ((size_t)(colon - d) != 6 || strncmp(d, "sha256", 6) != 0)
-        return vx_err_set(err, VX_E_INVALID, 0, "digest algorithm '%.*s' is not supported (sha256 only)",
+        return vx_err_set(err, VX_E_INVALID, 0,
+                          "digest algorithm '%.*s' is not supported (sha256 only)",
                           (int)(colon - d) > 32 ? 32 : (int)(colon - d), d);
     if (strlen(colon + 1) != 64)
         return vx_err_set(err, VX_E_INVALID, 0, "sha256 digest must have 64 hex characters");

@@ -43,15 +43,15 @@
 #include "common/json.h"  /* vx_json_parse */
 #include "common/util.h"  /* vx_sha256_hex, vx_digest_valid */
 
-#define ERRBODY_MAX 65536
+#define ERRBODY_MAX   65536
 #define MAX_REDIRECTS 3
 
 struct vx_reg {
     char *registry; /* as in the reference: "docker.io", "localhost:5000" */
     char *base;     /* "https://registry-1.docker.io" */
     char *repo;
-    char *what;     /* "registry 'localhost:5000'" */
-    char *basic;    /* base64 "user:pass" from config.json, or NULL */
+    char *what;  /* "registry 'localhost:5000'" */
+    char *basic; /* base64 "user:pass" from config.json, or NULL */
     bool insecure;
     long timeout_ms;
     int parallel;
@@ -63,14 +63,14 @@ struct vx_reg {
 
 struct resp {
     long status;
-    char *dcd;       /* Docker-Content-Digest */
+    char *dcd; /* Docker-Content-Digest */
     char *www_auth;
     char *retry_after;
     char *ctype;
-    struct vx_buf *body;      /* manifest or token body, or NULL */
-    struct vx_buf errbody;    /* the body of a non-2xx answer (capped) */
-    struct vx_bc_writer *w;   /* blob destination, or NULL */
-    struct vx_err *werr;      /* a write failure inside the callback */
+    struct vx_buf *body;    /* manifest or token body, or NULL */
+    struct vx_buf errbody;  /* the body of a non-2xx answer (capped) */
+    struct vx_bc_writer *w; /* blob destination, or NULL */
+    struct vx_err *werr;    /* a write failure inside the callback */
     bool too_large;
     bool restarted;
     CURL *h;
@@ -289,15 +289,15 @@ static int authenticate(struct vx_reg *r, CURL *h, const char *challenge, struct
         return 0;
     }
     if (strncasecmp(challenge, "Bearer", 6) != 0)
-        return vx_err_set(err, VX_E_UNAUTHORIZED, 0, "%s: unsupported challenge '%.40s'",
-                          r->what, challenge);
+        return vx_err_set(err, VX_E_UNAUTHORIZED, 0, "%s: unsupported challenge '%.40s'", r->what,
+                          challenge);
     realm = challenge_param(challenge + 6, "realm");
     service = challenge_param(challenge + 6, "service");
     scope = challenge_param(challenge + 6, "scope");
     if (!realm || (strncmp(realm, "https://", 8) != 0 &&
                    !(r->insecure && strncmp(realm, "http://", 7) == 0))) {
-        rc = vx_err_set(err, VX_E_UNAUTHORIZED, 0, "%s: token realm '%.200s' is not https",
-                        r->what, realm ? realm : "(none)");
+        rc = vx_err_set(err, VX_E_UNAUTHORIZED, 0, "%s: token realm '%.200s' is not https", r->what,
+                        realm ? realm : "(none)");
         goto out;
     }
     a = service ? url_escape(h, service) : NULL;
@@ -379,8 +379,8 @@ static int get_authed(struct vx_reg *r, CURL *h, const char *url, const char *ac
     return rc;
 }
 
-static int status_error(struct vx_reg *r, const struct resp *rs, const char *what_obj,
-                        bool is_blob, struct vx_err **err)
+static int status_error(struct vx_reg *r, const struct resp *rs, const char *what_obj, bool is_blob,
+                        struct vx_err **err)
 {
     bool sent;
 
@@ -391,12 +391,12 @@ static int status_error(struct vx_reg *r, const struct resp *rs, const char *wha
     case 401:
     case 403:
         return vx_err_set(err, rs->status == 401 ? VX_E_UNAUTHORIZED : VX_E_FORBIDDEN, 0,
-                          "%s denied access (%ld) to %s of '%s'; %s", r->what, rs->status,
-                          what_obj, r->repo,
+                          "%s denied access (%ld) to %s of '%s'; %s", r->what, rs->status, what_obj,
+                          r->repo,
                           sent ? "credentials from config.json were sent"
                                : "no credentials were sent (none in config.json for it)");
     case 404:
-        return vx_err_set(err, VX_E_NOT_FOUND, 0, "%s: %s unknown: %s of '%s' not found",
+        return vx_err_set(err, VX_E_NOT_FOUND, 0, "%s: %s unknown (404): %s of '%s' not found",
                           r->what, is_blob ? "blob" : "manifest", what_obj, r->repo);
     case 429:
         return vx_err_set(err, VX_E_QUOTA, 0,
@@ -404,19 +404,17 @@ static int status_error(struct vx_reg *r, const struct resp *rs, const char *wha
                           what_obj, rs->retry_after ? rs->retry_after : "an unknown number of");
     default:
         return vx_err_set(err, rs->status >= 500 ? VX_E_UNAVAILABLE : VX_E_NETWORK, 0,
-                          "%s: HTTP %ld for %s of '%s'", r->what, rs->status, what_obj,
-                          r->repo);
+                          "%s: HTTP %ld for %s of '%s'", r->what, rs->status, what_obj, r->repo);
     }
 }
 
 static int reg_manifest(void *ctx, const char *reference, struct vx_buf *body, char **media_type,
                         char **digest, struct vx_err **err)
 {
-    static const char accept[] =
-        "Accept: application/vnd.oci.image.index.v1+json, "
-        "application/vnd.oci.image.manifest.v1+json, "
-        "application/vnd.docker.distribution.manifest.list.v2+json, "
-        "application/vnd.docker.distribution.manifest.v2+json";
+    static const char accept[] = "Accept: application/vnd.oci.image.index.v1+json, "
+                                 "application/vnd.oci.image.manifest.v1+json, "
+                                 "application/vnd.docker.distribution.manifest.list.v2+json, "
+                                 "application/vnd.docker.distribution.manifest.v2+json";
     struct vx_reg *r = ctx;
     struct resp rs = {0};
     CURL *h = curl_easy_init();
@@ -449,8 +447,8 @@ static int reg_manifest(void *ctx, const char *reference, struct vx_buf *body, c
     }
     if (strncmp(reference, "sha256:", 7) == 0 && strcmp(reference, *digest) != 0) {
         rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0,
-                        "%s: manifest %s does not match its digest: the bytes hash to %s",
-                        r->what, reference, *digest);
+                        "%s: manifest %s does not match its digest: the bytes hash to %s", r->what,
+                        reference, *digest);
         goto out;
     }
     if (rs.ctype) {
@@ -506,8 +504,8 @@ static int fetch_blob(struct vx_reg *r, CURL *h, const char *cache_dir, const ch
 
         curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &next);
         if (!next || ++hops > MAX_REDIRECTS) {
-            rc = vx_err_set(err, VX_E_NETWORK, 0, "%s: too many or bad redirects for %s",
-                            r->what, obj);
+            rc = vx_err_set(err, VX_E_NETWORK, 0, "%s: too many or bad redirects for %s", r->what,
+                            obj);
             goto out;
         }
         if (strncmp(next, "https://", 8) != 0 &&
@@ -595,8 +593,7 @@ static int reg_blobs(void *ctx, const char *cache_dir, char **digests, const int
                      size_t n, char **paths, struct vx_err **err)
 {
     struct vx_reg *r = ctx;
-    struct pool p = {r, cache_dir, digests, sizes, paths, n, 0, PTHREAD_MUTEX_INITIALIZER,
-                     NULL, 0};
+    struct pool p = {r, cache_dir, digests, sizes, paths, n, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 0};
     size_t nt = (size_t)r->parallel < n ? (size_t)r->parallel : n;
     pthread_t *t = vx_xcalloc(nt + 1, sizeof(pthread_t));
     size_t started = 0;
@@ -679,7 +676,8 @@ static int load_creds(struct vx_reg *r, const struct vx_image_opts *opts, struct
         goto out;
     }
     auths = json_object_get(j, "auths");
-    json_object_foreach (auths, k, v) {
+    json_object_foreach(auths, k, v)
+    {
         char *h = auth_key_host(k);
         bool match = strcmp(h, r->registry) == 0;
 
@@ -689,8 +687,8 @@ static int load_creds(struct vx_reg *r, const struct vx_image_opts *opts, struct
         if (vx_json_str(v, "auth") && *vx_json_str(v, "auth")) {
             r->basic = vx_xstrdup(vx_json_str(v, "auth"));
         } else if (vx_json_str(v, "username") && vx_json_str(v, "password")) {
-            char *up = vx_xasprintf("%s:%s", vx_json_str(v, "username"),
-                                    vx_json_str(v, "password"));
+            char *up =
+                vx_xasprintf("%s:%s", vx_json_str(v, "username"), vx_json_str(v, "password"));
             size_t n = strlen(up);
 
             r->basic = vx_xmalloc(4 * ((n + 2) / 3) + 1);

@@ -10,17 +10,13 @@
 #include "common/setup.h"
 
 #include "queue/queue.h"
-#include "common/err.h" /* for vx_err_set() */
+#include "queue/queue_int.h" /* the phases that exist */
+#include "common/err.h"      /* for vx_err_set() */
 
 static int phase_unavailable(const char *name, struct vx_err **err)
 {
     return vx_err_set(err, VX_E_NOT_AVAILABLE, 0,
                       "phase '%s' is not available yet in this version of vexxy", name);
-}
-
-static int run_image(struct vx_phase_ctx *ctx, struct vx_err **err)
-{
-    return phase_unavailable("image", err);
 }
 
 static int run_inventory(struct vx_phase_ctx *ctx, struct vx_err **err)
@@ -49,9 +45,9 @@ static int run_vex(struct vx_phase_ctx *ctx, struct vx_err **err)
 }
 
 static const struct vx_phase phases[] = {
-    {"image", 15, false, run_image},     {"inventory", 25, false, run_inventory},
-    {"sandbox", 45, false, run_sandbox}, {"trace", 75, false, run_trace},
-    {"reach", 90, true, run_reach},      {"vex", 100, true, run_vex},
+    {"image", 15, false, vx_phase_image}, {"inventory", 25, false, run_inventory},
+    {"sandbox", 45, false, run_sandbox},  {"trace", 75, false, run_trace},
+    {"reach", 90, true, run_reach},       {"vex", 100, true, run_vex},
 };
 
 const struct vx_phase *vx_pipeline_phases(size_t *n)

@@ -22,25 +22,50 @@ struct vx_err;
 /* Validates, persists (compare-and-set on 'from'), logs "job <id>: running -> failed".
  * worker_id NULL = no lease check. */
 int vx_job_set_state(struct vx_store *s, const char *id, const char *worker_id,
-                     enum vx_job_state from, enum vx_job_state to,
-                     const struct vx_job_update *upd, int64_t backoff_ms, struct vx_err **err);
+                     enum vx_job_state from, enum vx_job_state to, const struct vx_job_update *upd,
+                     int64_t backoff_ms, struct vx_err **err);
 
 /* ---- pipeline -------------------------------------------------------------------------- */
 
+struct vx_image;
+
+/* Settings of the analysis that come from the operator, not from the job. */
+struct vx_pipeline_config {
+    const char *allowed_registries;  /* comma-separated "host[:port]" a job may pull from, or
+                                        "*" / NULL for any: keeps tenants' image_refs from
+                                        reaching hosts the operator did not intend */
+    const char *insecure_registries; /* comma-separated "host[:port]" reached over plain http */
+    const char *platform;            /* default "linux/amd64" */
+    const char *docker_config;       /* registry credentials (Docker config.json), or NULL */
+    bool allow_local_sources;        /* oci:, oci-archive:, docker-archive: (CLI only; a
+                                        server never reads paths named by a client) */
+};
+
+/* What the phases of one run hand to each other; owned by the runner and released by
+ * vx_pipeline_state_release() after the last phase. */
+struct vx_pipeline_state {
+    struct vx_image *image; /* pulled and verified (image phase) */
+    char *job_dir;          /* <data_dir>/jobs/<id>: everything the run writes */
+    char *rootfs;           /* <job_dir>/rootfs: the unpacked image */
+};
+void vx_pipeline_state_release(struct vx_pipeline_state *st);
+
 struct vx_phase_ctx {
-    struct vx_store *store;        /* borrowed */
-    const struct vx_job_rec *job;  /* borrowed for the run */
+    struct vx_store *store;       /* borrowed; NULL for `vexxy analyze` (no service) */
+    const struct vx_job_rec *job; /* borrowed for the run */
     const char *worker_id;
     const char *data_dir;
+    const struct vx_pipeline_config *cfg;
+    struct vx_pipeline_state *state;
     /* true once the job's cancellation was seen by the heartbeat (or shutdown began) */
     bool (*should_stop)(const struct vx_phase_ctx *ctx);
-    void *priv;                    /* the worker's own state */
+    void *priv; /* the worker's own state */
 };
 
 struct vx_phase {
-    const char *name;  /* "image", "inventory", "sandbox", "trace", "reach", "vex" */
-    int progress_end;  /* progress_percent once this phase is done */
-    bool analyzing;    /* runs in state 'analyzing' (after the workload ran), else 'running' */
+    const char *name; /* "image", "inventory", "sandbox", "trace", "reach", "vex" */
+    int progress_end; /* progress_percent once this phase is done */
+    bool analyzing;   /* runs in state 'analyzing' (after the workload ran), else 'running' */
     /* 0 on success; -code with *err on failure (the job fails with the message). */
     int (*run)(struct vx_phase_ctx *ctx, struct vx_err **err);
 };
@@ -54,15 +79,16 @@ struct vx_workers_config {
     int threads;               /* worker threads in this process; default 2 */
     const char *worker_prefix; /* worker ids are "<prefix>-<n>"; default "<host>-<pid>" */
     const char *data_dir;
-    int64_t lease_ms;          /* default 30000 */
-    int64_t heartbeat_ms;      /* default lease_ms / 3 */
-    int64_t reap_interval_ms;  /* default 5000; 0 = default, -1 = this process never reaps */
-    int64_t retry_backoff_ms;  /* base of the exponential retry backoff; default 5000 */
-    int64_t poll_ms;           /* idle wait between claims; default 500 */
+    int64_t lease_ms;         /* default 30000 */
+    int64_t heartbeat_ms;     /* default lease_ms / 3 */
+    int64_t reap_interval_ms; /* default 5000; 0 = default, -1 = this process never reaps */
+    int64_t retry_backoff_ms; /* base of the exponential retry backoff; default 5000 */
+    int64_t poll_ms;          /* idle wait between claims; default 500 */
     /* Testing knob (documented): each phase waits this long, checking for cancellation,
      * before it runs. Lets tests hold a job in 'running'. 0 = off. */
     int64_t debug_phase_delay_ms;
     int evidence_retention_days; /* evidence older than this is purged; default 90 */
+    struct vx_pipeline_config pipeline;
 };
 
 struct vx_workers;
@@ -80,11 +106,11 @@ void vx_workers_usage(const struct vx_workers *w, int *busy, int *slots);
 /* ---- webhooks -------------------------------------------------------------------------- */
 
 struct vx_webhooks_config {
-    const char *secret;        /* HMAC-SHA256 key; required */
-    int max_attempts;          /* default 8 */
-    int64_t backoff_ms;        /* first retry delay, doubled each attempt; default 2000 */
-    int64_t timeout_ms;        /* per request; default 10000 */
-    int64_t poll_ms;           /* default 500 */
+    const char *secret; /* HMAC-SHA256 key; required */
+    int max_attempts;   /* default 8 */
+    int64_t backoff_ms; /* first retry delay, doubled each attempt; default 2000 */
+    int64_t timeout_ms; /* per request; default 10000 */
+    int64_t poll_ms;    /* default 500 */
 };
 
 struct vx_webhooks;

@@ -33,22 +33,22 @@
 #include "queue/queue.h"
 #include "common/alloc.h" /* for vx_xcalloc(), vx_xstrdup() */
 #include "common/err.h"
-#include "common/json.h"  /* for vx_json_parse(), to read the payload's "event" */
+#include "common/json.h" /* for vx_json_parse(), to read the payload's "event" */
 #include "common/log.h"
-#include "common/util.h"  /* for vx_now_ms(), vx_hmac_sha256_hex() */
+#include "common/util.h" /* for vx_now_ms(), vx_hmac_sha256_hex() */
 
-#define MAX_DELAY_MS (24LL * 3600 * 1000) /* cap of one retry delay */
+#define MAX_DELAY_MS     (24LL * 3600 * 1000) /* cap of one retry delay */
 #define MAX_HEADER_VALUE 128
 
 struct vx_webhooks {
     struct vx_webhooks_config cfg; /* cfg.secret points at 'secret' */
     char *secret;
-    struct vx_store *store;        /* borrowed */
+    struct vx_store *store; /* borrowed */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stopping;                 /* guarded by mu */
-    atomic_bool abort_io;          /* read by curl's progress callback */
+    bool stopping;        /* guarded by mu */
+    atomic_bool abort_io; /* read by curl's progress callback */
 };
 
 /* Waits up to ms on the condvar; returns true if stopping. Caller does not hold mu. */
@@ -233,15 +233,14 @@ static void deliver(struct vx_webhooks *w, const struct vx_webhook_rec *rec)
 record:
     if (!delivered && !permanent && attempt < w->cfg.max_attempts)
         next = vx_now_ms() + retry_delay_ms(w->cfg.backoff_ms, attempt);
-    if (vx_store_webhook_result(w->store, rec->id, delivered, (int)status, error, next,
-                                &err) < 0) {
+    if (vx_store_webhook_result(w->store, rec->id, delivered, (int)status, error, next, &err) < 0) {
         vx_warn("webhook %s: recording the attempt: %s", rec->id, err->msg);
         vx_err_free(&err);
     } else if (delivered) {
         vx_debug("webhook %s: delivered to '%s' (http %ld)", rec->id, rec->url, status);
     } else {
-        vx_warn("webhook %s: attempt %d to '%s' failed: %s%s", rec->id, attempt, rec->url,
-                error, next ? "; will retry" : "; giving up");
+        vx_warn("webhook %s: attempt %d to '%s' failed: %s%s", rec->id, attempt, rec->url, error,
+                next ? "; will retry" : "; giving up");
     }
 out:
     curl_slist_free_all(hdrs);

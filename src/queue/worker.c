@@ -23,7 +23,7 @@
 #include "common/alloc.h" /* for vx_xcalloc() */
 #include "common/err.h"
 #include "common/log.h"
-#include "common/util.h"  /* for vx_now_ms() */
+#include "common/util.h" /* for vx_now_ms() */
 
 struct slot {
     struct vx_workers *w;
@@ -40,6 +40,7 @@ struct vx_workers {
     struct vx_workers_config cfg;
     char *prefix;
     char *data_dir;
+    char *allowed_registries, *insecure_registries, *platform, *docker_config;
     char host[128];
     struct vx_store *store;
     pthread_mutex_t mu;
@@ -132,6 +133,7 @@ static void run_job(struct slot *sl, const struct vx_job_rec *job)
 {
     struct vx_workers *w = sl->w;
     struct vx_phase_ctx ctx = {0};
+    struct vx_pipeline_state st = {0};
     enum vx_job_state cur = VX_JOB_RUNNING;
     const struct vx_phase *phases;
     struct vx_err *err = NULL;
@@ -145,6 +147,8 @@ static void run_job(struct slot *sl, const struct vx_job_rec *job)
     ctx.data_dir = w->data_dir;
     ctx.should_stop = on_should_stop;
     ctx.priv = sl;
+    ctx.cfg = &w->cfg.pipeline;
+    ctx.state = &st;
     phases = vx_pipeline_phases(&n);
     for (size_t i = 0; i < n; i++) {
         const struct vx_phase *ph = &phases[i];
@@ -158,8 +162,8 @@ static void run_job(struct slot *sl, const struct vx_job_rec *job)
             }
             cur = VX_JOB_ANALYZING;
         }
-        rc = vx_store_job_progress(w->store, job->id, sl->id,
-                                   i ? phases[i - 1].progress_end : 0, ph->name, &err);
+        rc = vx_store_job_progress(w->store, job->id, sl->id, i ? phases[i - 1].progress_end : 0,
+                                   ph->name, &err);
         if (rc < 0) {
             /* a store error (not a lost lease) is transient: the job is retried */
             if (rc == -VX_E_LEASE_LOST)
@@ -202,6 +206,7 @@ static void run_job(struct slot *sl, const struct vx_job_rec *job)
         }
         break;
     }
+    vx_pipeline_state_release(&st);
     vx_err_free(&err);
 }
 
@@ -300,7 +305,8 @@ static void *reaper_main(void *arg)
         int requeued = 0, failed = 0;
         int64_t now = vx_now_ms();
 
-        if (vx_store_job_reap(w->store, now, w->cfg.retry_backoff_ms, &requeued, &failed, &err) < 0) {
+        if (vx_store_job_reap(w->store, now, w->cfg.retry_backoff_ms, &requeued, &failed, &err) <
+            0) {
             vx_warn("reaper: %s", err->msg);
             vx_err_free(&err);
         } else if (requeued || failed) {
@@ -361,6 +367,15 @@ int vx_workers_start(const struct vx_workers_config *cfg, struct vx_store *store
     w->data_dir = vx_xstrdup(cfg->data_dir);
     w->cfg.worker_prefix = w->prefix;
     w->cfg.data_dir = w->data_dir;
+    w->allowed_registries = vx_xstrdup(cfg->pipeline.allowed_registries);
+    w->insecure_registries = vx_xstrdup(cfg->pipeline.insecure_registries);
+    w->cfg.pipeline.allowed_registries = w->allowed_registries;
+    w->platform = vx_xstrdup(cfg->pipeline.platform);
+    w->docker_config = vx_xstrdup(cfg->pipeline.docker_config);
+    w->cfg.pipeline.insecure_registries = w->insecure_registries;
+    w->cfg.pipeline.platform = w->platform;
+    w->cfg.pipeline.docker_config = w->docker_config;
+    w->cfg.pipeline.allow_local_sources = false; /* never for a service */
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -429,6 +444,10 @@ void vx_workers_stop(struct vx_workers *w)
     free(w->slots);
     free(w->prefix);
     free(w->data_dir);
+    free(w->allowed_registries);
+    free(w->insecure_registries);
+    free(w->platform);
+    free(w->docker_config);
     free(w);
 }
 

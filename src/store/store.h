@@ -36,8 +36,8 @@ bool vx_job_state_terminal(enum vx_job_state s);
 bool vx_job_transition_ok(enum vx_job_state from, enum vx_job_state to);
 
 struct vx_store_opts {
-    int pool_size;        /* connections kept open; 0 = default (8) */
-    int busy_timeout_ms;  /* SQLite busy timeout; 0 = default (5000) */
+    int pool_size;       /* connections kept open; 0 = default (8) */
+    int busy_timeout_ms; /* SQLite busy timeout; 0 = default (5000) */
 };
 
 /* Opens (creating if needed) and migrates. Caller owns *out; close with vx_store_close(). */
@@ -57,27 +57,27 @@ int vx_store_ping(struct vx_store *s, struct vx_err **err);
  * fetched by a call are NULL/0 (e.g. findings_json is only loaded by
  * vx_store_job_get_findings). */
 struct vx_job_rec {
-    char *id;               /* UUID */
+    char *id; /* UUID */
     char *org_id;
     char *image_ref;
-    char *image_digest;     /* sha256:<64 hex> */
-    char *sbom_id;          /* UUID or NULL */
-    char *profile;          /* minimal|standard|comprehensive|custom */
+    char *image_digest; /* sha256:<64 hex> */
+    char *sbom_id;      /* UUID or NULL */
+    char *profile;      /* minimal|standard|comprehensive|custom */
     enum vx_job_state state;
-    int priority;           /* higher runs first; 0 default */
-    char *config_json;      /* normalized analysis config */
-    char *findings_url;     /* or NULL */
-    char *callback_url;     /* or NULL */
-    char *idempotency_key;  /* or NULL */
-    char *cache_key;        /* sha256 hex of (digest, findings hash, config hash, profile) */
+    int priority;          /* higher runs first; 0 default */
+    char *config_json;     /* normalized analysis config */
+    char *findings_url;    /* or NULL */
+    char *callback_url;    /* or NULL */
+    char *idempotency_key; /* or NULL */
+    char *cache_key;       /* sha256 hex of (digest, findings hash, config hash, profile) */
     int progress_percent;
-    char *current_phase;    /* or NULL */
-    char *results_json;     /* set when complete, else NULL */
-    char *error_message;    /* set when failed, else NULL */
-    char *sandbox_id;       /* or NULL */
-    char *worker_id;        /* holder of the lease, or NULL */
+    char *current_phase; /* or NULL */
+    char *results_json;  /* set when complete, else NULL */
+    char *error_message; /* set when failed, else NULL */
+    char *sandbox_id;    /* or NULL */
+    char *worker_id;     /* holder of the lease, or NULL */
     int64_t lease_expires_at;
-    int64_t not_before;     /* earliest time a retry may be claimed */
+    int64_t not_before; /* earliest time a retry may be claimed */
     int retry_count;
     int max_retries;
     bool cancel_requested;
@@ -86,7 +86,7 @@ struct vx_job_rec {
     int64_t created_at, updated_at, started_at, completed_at;
 };
 
-void vx_job_rec_free(struct vx_job_rec *j);               /* NULL is a no-op */
+void vx_job_rec_free(struct vx_job_rec *j); /* NULL is a no-op */
 void vx_job_rec_array_free(struct vx_job_rec **a, size_t n);
 
 enum vx_submit_outcome {
@@ -103,20 +103,19 @@ enum vx_submit_outcome {
  *     -VX_E_QUOTA (nothing written); on success usage is incremented;
  *  4. insert; *out = the stored row, CREATED.
  * Caller owns *out. */
-int vx_store_job_submit(struct vx_store *s, const struct vx_job_rec *job,
-                        const char *findings_json, bool force, struct vx_job_rec **out,
-                        enum vx_submit_outcome *outcome, struct vx_err **err);
+int vx_store_job_submit(struct vx_store *s, const struct vx_job_rec *job, const char *findings_json,
+                        bool force, struct vx_job_rec **out, enum vx_submit_outcome *outcome,
+                        struct vx_err **err);
 
 /* org_id NULL = any organization (workers, admin). -VX_E_NOT_FOUND when absent or owned
  * by another organization. Caller owns *out. Does not load findings. */
 int vx_store_job_get(struct vx_store *s, const char *org_id, const char *id,
                      struct vx_job_rec **out, struct vx_err **err);
 /* The stored findings text of a job (caller frees), or NULL in *out if none. */
-int vx_store_job_get_findings(struct vx_store *s, const char *id, char **out,
-                              struct vx_err **err);
+int vx_store_job_get_findings(struct vx_store *s, const char *id, char **out, struct vx_err **err);
 
 struct vx_job_filter {
-    const char *org_id;       /* required unless NULL = all (admin) */
+    const char *org_id; /* required unless NULL = all (admin) */
     int has_state;
     enum vx_job_state state;
     const char *image_digest; /* or NULL */
@@ -139,19 +138,22 @@ int vx_store_job_claim(struct vx_store *s, const char *worker_id, int64_t lease_
 int vx_store_job_heartbeat(struct vx_store *s, const char *id, const char *worker_id,
                            int64_t lease_ms, bool *cancel_requested, struct vx_err **err);
 /* Progress of a held job. -VX_E_LEASE_LOST as above. */
-int vx_store_job_progress(struct vx_store *s, const char *id, const char *worker_id,
-                          int percent, const char *phase, struct vx_err **err);
+int vx_store_job_progress(struct vx_store *s, const char *id, const char *worker_id, int percent,
+                          const char *phase, struct vx_err **err);
 
 /* Fields written together with a state change; NULL/negative = leave unchanged. */
 struct vx_job_update {
     const char *results_json;
     const char *error_message;
     const char *sandbox_id;
-    int progress_percent;     /* -1 = unchanged */
+    int progress_percent; /* -1 = unchanged */
     const char *current_phase;
-    double cost_credits;      /* < 0 = unchanged */
+    double cost_credits; /* < 0 = unchanged */
 };
-#define VX_JOB_UPDATE_INIT {NULL, NULL, NULL, -1, NULL, -1.0}
+#define VX_JOB_UPDATE_INIT                                                                         \
+    {                                                                                              \
+        NULL, NULL, NULL, -1, NULL, -1.0                                                           \
+    }
 
 /* The one primitive that changes a job's state: compare-and-set from 'from' to 'to'
  * (validated with vx_job_transition_ok), only while worker_id holds it (worker_id NULL =
@@ -184,7 +186,7 @@ int vx_store_job_counts(struct vx_store *s, int64_t counts[VX_JOB_STATE_COUNT],
 /* ---- evidence ------------------------------------------------------------------------ */
 
 struct vx_evidence_rec {
-    char *id;           /* UUID */
+    char *id; /* UUID */
     char *job_id;
     char *type;         /* "openvex", "cyclonedx", "csaf", "evidence", "log", ... */
     char *media_type;   /* "application/json" */
@@ -203,18 +205,17 @@ int vx_store_evidence_put(struct vx_store *s, const char *job_id, const char *ty
 int vx_store_evidence_get(struct vx_store *s, const char *org_id, const char *id,
                           struct vx_evidence_rec **out, struct vx_err **err);
 /* All evidence of a job (metadata and data). Caller frees each and the array. */
-int vx_store_evidence_list(struct vx_store *s, const char *job_id,
-                           struct vx_evidence_rec ***out, size_t *n, struct vx_err **err);
+int vx_store_evidence_list(struct vx_store *s, const char *job_id, struct vx_evidence_rec ***out,
+                           size_t *n, struct vx_err **err);
 /* Deletes evidence created before 'before'; *deleted optional. */
-int vx_store_evidence_purge(struct vx_store *s, int64_t before, int *deleted,
-                            struct vx_err **err);
+int vx_store_evidence_purge(struct vx_store *s, int64_t before, int *deleted, struct vx_err **err);
 
 /* ---- organizations, API keys, quotas ------------------------------------------------- */
 
 struct vx_org_rec {
-    char *id;       /* UUID, or a caller-chosen id (JWT "org" claim) */
+    char *id; /* UUID, or a caller-chosen id (JWT "org" claim) */
     char *name;
-    char *tier;     /* "free", "pro", "enterprise", ... */
+    char *tier;             /* "free", "pro", "enterprise", ... */
     int64_t jobs_per_month; /* -1 = unlimited */
     int64_t created_at;
 };
@@ -231,21 +232,20 @@ int vx_store_org_ensure(struct vx_store *s, const char *id, const char *tier,
 /* By id or by name. -VX_E_NOT_FOUND. */
 int vx_store_org_get(struct vx_store *s, const char *id_or_name, struct vx_org_rec **out,
                      struct vx_err **err);
-int vx_store_org_list(struct vx_store *s, struct vx_org_rec ***out, size_t *n,
-                      struct vx_err **err);
+int vx_store_org_list(struct vx_store *s, struct vx_org_rec ***out, size_t *n, struct vx_err **err);
 /* Sets the monthly job limit (-1 = unlimited). -VX_E_NOT_FOUND. */
 int vx_store_quota_set(struct vx_store *s, const char *org_id, int64_t jobs_per_month,
                        struct vx_err **err);
 /* Limit and usage of 'month' ("YYYY-MM"). */
-int vx_store_quota_get(struct vx_store *s, const char *org_id, const char *month,
-                       int64_t *limit, int64_t *used, struct vx_err **err);
+int vx_store_quota_get(struct vx_store *s, const char *org_id, const char *month, int64_t *limit,
+                       int64_t *used, struct vx_err **err);
 
 struct vx_apikey_rec {
-    char *id;        /* UUID */
+    char *id; /* UUID */
     char *org_id;
     char *name;
-    char *prefix;    /* the first characters of the token, shown in listings */
-    char *hash;      /* sha256 hex of the whole token */
+    char *prefix; /* the first characters of the token, shown in listings */
+    char *hash;   /* sha256 hex of the whole token */
     bool revoked;
     int64_t created_at;
     int64_t last_used_at;
@@ -270,10 +270,10 @@ struct vx_webhook_rec {
     char *id;
     char *job_id;
     char *url;
-    char *payload;     /* JSON body to POST */
+    char *payload; /* JSON body to POST */
     int attempts;
     int64_t next_attempt_at;
-    char *status;      /* "pending", "delivered", "failed" */
+    char *status; /* "pending", "delivered", "failed" */
     int last_http_status;
     char *last_error;
 };
@@ -288,17 +288,16 @@ int vx_store_webhook_claim(struct vx_store *s, int64_t now, int64_t lease_ms,
                            struct vx_webhook_rec **out, struct vx_err **err);
 /* Records an attempt: delivered, or pending again at next_attempt_at, or failed for good
  * when next_attempt_at is 0. */
-int vx_store_webhook_result(struct vx_store *s, const char *id, bool delivered,
-                            int http_status, const char *error, int64_t next_attempt_at,
-                            struct vx_err **err);
+int vx_store_webhook_result(struct vx_store *s, const char *id, bool delivered, int http_status,
+                            const char *error, int64_t next_attempt_at, struct vx_err **err);
 int vx_store_webhook_list(struct vx_store *s, const char *job_id, struct vx_webhook_rec ***out,
                           size_t *n, struct vx_err **err);
 
 /* ---- workers ------------------------------------------------------------------------- */
 
 /* Upserts the live-worker row (id, host, busy and total slots, last_seen = now). */
-int vx_store_worker_beat(struct vx_store *s, const char *worker_id, const char *host,
-                         int busy, int slots, struct vx_err **err);
+int vx_store_worker_beat(struct vx_store *s, const char *worker_id, const char *host, int busy,
+                         int slots, struct vx_err **err);
 int vx_store_worker_remove(struct vx_store *s, const char *worker_id, struct vx_err **err);
 /* Sums busy and total slots of workers seen within max_age_ms. */
 int vx_store_worker_stats(struct vx_store *s, int64_t max_age_ms, int *busy, int *slots,

@@ -430,8 +430,8 @@ int vx_store_job_list(struct vx_store *s, const struct vx_job_filter *f, struct 
     if (rc < 0)
         return rc;
 
-    rc = vx_store_fetch_all(s, b.sql, b.n, b.args, job_row, job_row_free, (void ***)&rows,
-                            &nrows, err);
+    rc = vx_store_fetch_all(s, b.sql, b.n, b.args, job_row, job_row_free, (void ***)&rows, &nrows,
+                            err);
     if (rc < 0)
         return rc;
     *next_cursor = NULL;

@@ -154,9 +154,9 @@ int vx_store_evidence_list(struct vx_store *s, const char *job_id, struct vx_evi
     const char *p[] = {job_id};
 
     return vx_store_fetch_all(s,
-                     "SELECT " EVIDENCE_COLS " FROM evidence WHERE job_id = $1"
-                     " ORDER BY created_at, id",
-                     1, p, evidence_row, evidence_free, (void ***)out, n, err);
+                              "SELECT " EVIDENCE_COLS " FROM evidence WHERE job_id = $1"
+                              " ORDER BY created_at, id",
+                              1, p, evidence_row, evidence_free, (void ***)out, n, err);
 }
 
 int vx_store_evidence_purge(struct vx_store *s, int64_t before, int *deleted, struct vx_err **err)
@@ -288,8 +288,8 @@ int vx_store_org_get(struct vx_store *s, const char *id_or_name, struct vx_org_r
 
 int vx_store_org_list(struct vx_store *s, struct vx_org_rec ***out, size_t *n, struct vx_err **err)
 {
-    return vx_store_fetch_all(s, "SELECT " ORG_COLS " FROM organizations ORDER BY created_at, id", 0, NULL,
-                     org_row, org_free, (void ***)out, n, err);
+    return vx_store_fetch_all(s, "SELECT " ORG_COLS " FROM organizations ORDER BY created_at, id",
+                              0, NULL, org_row, org_free, (void ***)out, n, err);
 }
 
 int vx_store_quota_set(struct vx_store *s, const char *org_id, int64_t jobs_per_month,
@@ -470,11 +470,11 @@ int vx_store_apikey_list(struct vx_store *s, const char *org_id, struct vx_apike
 
     if (org_id)
         return vx_store_fetch_all(s,
-                         "SELECT " APIKEY_COLS " FROM api_keys WHERE org_id = $1"
-                         " ORDER BY created_at, id",
-                         1, p, apikey_row, apikey_free, (void ***)out, n, err);
-    return vx_store_fetch_all(s, "SELECT " APIKEY_COLS " FROM api_keys ORDER BY created_at, id", 0, NULL,
-                     apikey_row, apikey_free, (void ***)out, n, err);
+                                  "SELECT " APIKEY_COLS " FROM api_keys WHERE org_id = $1"
+                                  " ORDER BY created_at, id",
+                                  1, p, apikey_row, apikey_free, (void ***)out, n, err);
+    return vx_store_fetch_all(s, "SELECT " APIKEY_COLS " FROM api_keys ORDER BY created_at, id", 0,
+                              NULL, apikey_row, apikey_free, (void ***)out, n, err);
 }
 
 /* ---- webhook deliveries -------------------------------------------------------------- */
@@ -582,9 +582,9 @@ int vx_store_webhook_list(struct vx_store *s, const char *job_id, struct vx_webh
     const char *p[] = {job_id};
 
     return vx_store_fetch_all(s,
-                     "SELECT " WEBHOOK_COLS " FROM webhook_deliveries WHERE job_id = $1"
-                     " ORDER BY created_at, id",
-                     1, p, webhook_row, webhook_free, (void ***)out, n, err);
+                              "SELECT " WEBHOOK_COLS " FROM webhook_deliveries WHERE job_id = $1"
+                              " ORDER BY created_at, id",
+                              1, p, webhook_row, webhook_free, (void ***)out, n, err);
 }
 
 /* ---- workers ------------------------------------------------------------------------- */

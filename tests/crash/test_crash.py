@@ -71,7 +71,8 @@ class Cluster:
 
     def start_worker(self, name, concurrency, extra=()):
         return self._spawn(name, ["worker", "--db", self.db, "--concurrency", str(concurrency),
-                                  "--id", name, "--data-dir", os.path.join(self.tmp, name)]
+                                  "--id", name, "--data-dir", os.path.join(self.tmp, name),
+                                  "--allowed-registries", "127.0.0.1"]
                            + list(extra))
 
     def request(self, method, path, body=None):
@@ -173,7 +174,7 @@ class CrashTest(unittest.TestCase):
         self.assertFalse(left, "the job was not reclaimed after its lease expired")
         st = self.c.status(job)
         self.assertEqual(st["status"], "failed")
-        self.assertIn("not available yet", st["error_message"])
+        self.assertIn("not in the allowed registries", st["error_message"])
         self.assertEqual(st["retry_count"], 1)
         claims = self.c.claims()[job]
         self.assertEqual(claims, ["victim-0", "rescuer-0"])

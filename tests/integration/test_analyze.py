@@ -12,6 +12,19 @@ import vxtest
 DIGEST = vxtest.DIGEST
 
 
+def fixture(name):
+    """A path from the image fixtures' env file (tests/fixtures), or None."""
+    path = os.environ.get("VEXXY_FIXTURE_ENV")
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            if k == name:
+                return v.strip('"')
+    return None
+
+
 class AnalyzeTest(unittest.TestCase):
     def run_analyze(self, *args):
         return vxtest.run_vexxy(["analyze"] + list(args))
@@ -21,18 +34,34 @@ class AnalyzeTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0)
         self.assertIn("--findings", r.stdout)
 
+    def test_missing_source_is_an_error(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "vex.json")
+            r = self.run_analyze("oci:" + os.path.join(d, "no-such-layout"), "--digest", DIGEST,
+                                 "--data-dir", os.path.join(d, "data"), "-o", out)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("no-such-layout", r.stderr)
+            self.assertFalse(os.path.exists(out), "no document is written")
+
     def test_missing_phase_is_reported_not_faked(self):
+        layout = fixture("VEXXY_FIXTURE_TINY")
+        if not layout:
+            self.skipTest("no image fixtures (tests/fixtures; ctest fixture 'images')")
         with tempfile.TemporaryDirectory() as d:
             findings = os.path.join(d, "trivy.json")
             with open(findings, "w") as f:
                 json.dump({"SchemaVersion": 2, "Results": []}, f)
             out = os.path.join(d, "vex.json")
-            r = self.run_analyze("nginx:latest", "--digest", DIGEST, "--findings", findings,
-                                 "--profile", "minimal", "--port", "80", "--env", "A=b",
-                                 "--tracer", "fanotify,ebpf", "-o", out)
+            r = self.run_analyze("oci:" + layout, "--findings", findings, "--profile", "minimal",
+                                 "--port", "80", "--env", "A=b", "--tracer", "fanotify,ebpf",
+                                 "--data-dir", os.path.join(d, "data"), "-o", out)
             self.assertEqual(r.returncode, 2, r.stderr)
-            self.assertIn("phase 'image' is not available yet", r.stderr)
+            self.assertIn("[1/6] image", r.stderr)
+            self.assertIn("phase 'inventory' is not available yet", r.stderr)
             self.assertFalse(os.path.exists(out), "no document is written")
+            jobs = os.path.join(d, "data", "jobs")
+            self.assertEqual(os.listdir(jobs) if os.path.isdir(jobs) else [], [],
+                             "the work directory is removed")
 
     def test_bad_values(self):
         cases = [

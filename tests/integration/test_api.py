@@ -5,7 +5,7 @@
 - the seed's example requests: health, submit, status, results 409, cancel, list
 - every validation rule of the submit body -> 400 naming the field; 413 over the body cap
 - a corpus of malformed bodies -> 4xx, and the server still answers /health
-- idempotency keys; the pipeline (a job fails with "not available yet" for now)
+- idempotency keys; the pipeline (a job naming a registry outside --allowed-registries fails at the image phase)
 - cancel of a running job; restart on the same store keeps every job and its state
 
 Runs on SQLite, or on PostgreSQL with VEXXY_TEST_BACKEND=postgres (see vxtest.py).
@@ -352,13 +352,13 @@ class ApiBasics(vxtest.ServerTestCase):
 
     # ---- pipeline --------------------------------------------------------------------
 
-    def test_pipeline_fails_not_available_yet(self):
+    def test_pipeline_fails_at_image_phase(self):
         r = self.s.submit(image_ref="pipeline/app:1", findings={"Results": []})
         self.assertEqual(r.status, 202, r)
         job = r.json["job_id"]
         st = self.s.wait_status(job, lambda j: j["status"] in TERMINAL, 30)
         self.assertEqual(st["status"], "failed", st)
-        self.assertIn("not available yet", st["error_message"])
+        self.assertIn(vxtest.NOT_ALLOWED, st["error_message"])
         self.assertTrue(st["started_at"])
         self.assertTrue(st["completed_at"])
         res = self.s.request("GET", "/api/v1/analysis/%s/results" % job)

@@ -219,7 +219,7 @@ class CliWait(vxtest.ServerTestCase):
                        "--server", self.s.url], timeout=60)
         self.assertEqual(r.returncode, 1, (r.stdout, r.stderr))
         self.assertRegex(r.stdout, r"(?m)^status +failed$")
-        self.assertIn("not available yet", r.stdout)
+        self.assertIn(vxtest.NOT_ALLOWED, r.stdout)
         r = run_vexxy(["submit", "nginx:latest", "--digest", DIGEST, "--wait", "--poll", "0.2",
                        "--json", "--server", self.s.url], timeout=60)
         self.assertEqual(r.returncode, 1, r.stderr)

@@ -81,7 +81,7 @@ class WebhookTest(vxtest.ServerTestCase):
         self.assertEqual(payload["status"], "failed")
         self.assertEqual(payload["event"], "job.failed")
         self.assertEqual(headers.get("X-Vexxy-Event"), "job.failed")
-        self.assertIn("not available yet", payload["error_message"])
+        self.assertIn(vxtest.NOT_ALLOWED, payload["error_message"])
         self.assertEqual(payload["image_digest"], vxtest.DIGEST)
 
     def test_retried_after_receiver_errors(self):

@@ -153,12 +153,12 @@ static void test_b64url(void **state)
         free(e);
     }
     assert_int_equal(vx_b64url_decode("_-8", 3, out, sizeof(out)), 2);
-    assert_int_equal(vx_b64url_decode("AA==", 4, out, sizeof(out)), -1); /* padding */
-    assert_int_equal(vx_b64url_decode("ab+/", 4, out, sizeof(out)), -1); /* std alphabet */
+    assert_int_equal(vx_b64url_decode("AA==", 4, out, sizeof(out)), -1);  /* padding */
+    assert_int_equal(vx_b64url_decode("ab+/", 4, out, sizeof(out)), -1);  /* std alphabet */
     assert_int_equal(vx_b64url_decode("abcde", 5, out, sizeof(out)), -1); /* 1 mod 4 */
-    assert_int_equal(vx_b64url_decode("AB", 2, out, sizeof(out)), -1);   /* stray bits */
+    assert_int_equal(vx_b64url_decode("AB", 2, out, sizeof(out)), -1);    /* stray bits */
     assert_int_equal(vx_b64url_decode("ab c", 4, out, sizeof(out)), -1);
-    assert_int_equal(vx_b64url_decode("AAAAAAAA", 8, out, 5), -2);        /* over max */
+    assert_int_equal(vx_b64url_decode("AAAAAAAA", 8, out, 5), -2); /* over max */
 }
 
 /* ---- JWT ----------------------------------------------------------------------------------- */
@@ -228,13 +228,15 @@ static void test_time_claims(void **state)
     free(c);
 
     c = vx_xasprintf("{\"iss\":\"https://issuer.example\",\"aud\":\"vexxy\",\"exp\":%" PRId64
-                     ",\"nbf\":%" PRId64 ",\"org\":\"acme\"}", now_s() + 600, now_s() + 100);
+                     ",\"nbf\":%" PRId64 ",\"org\":\"acme\"}",
+                     now_s() + 600, now_s() + 100);
     tok = hs_token(c);
     verify(&cfg, tok, "token not yet valid");
     free(tok);
     free(c);
     c = vx_xasprintf("{\"iss\":\"https://issuer.example\",\"aud\":\"vexxy\",\"exp\":%" PRId64
-                     ",\"iat\":%" PRId64 ",\"org\":\"acme\"}", now_s() + 600, now_s() + 100);
+                     ",\"iat\":%" PRId64 ",\"org\":\"acme\"}",
+                     now_s() + 600, now_s() + 100);
     tok = hs_token(c);
     verify(&cfg, tok, "token issued in the future");
     free(tok);
@@ -301,14 +303,16 @@ static void test_org_claim(void **state)
     memset(long_org, 'o', 129);
     long_org[129] = '\0';
     c = vx_xasprintf("{\"iss\":\"https://issuer.example\",\"aud\":\"vexxy\",\"exp\":9999999999,"
-                     "\"org\":\"%s\"}", long_org);
+                     "\"org\":\"%s\"}",
+                     long_org);
     tok = hs_token(c);
     verify(&cfg, tok, "invalid 'org' claim");
     free(tok);
     free(c);
     long_org[128] = '\0'; /* 128 is the maximum */
     c = vx_xasprintf("{\"iss\":\"https://issuer.example\",\"aud\":\"vexxy\",\"exp\":9999999999,"
-                     "\"org\":\"%s\"}", long_org);
+                     "\"org\":\"%s\"}",
+                     long_org);
     tok = hs_token(c);
     assert_int_equal(verify(&cfg, tok, NULL), 0);
     free(tok);
@@ -376,7 +380,8 @@ static void test_tampered(void **state)
     dot1 = (size_t)(strchr(tok, '.') - tok);
     dot2 = (size_t)(strchr(tok + dot1 + 1, '.') - tok);
     other_claims = vx_xasprintf("{\"iss\":\"https://issuer.example\",\"aud\":\"vexxy\","
-                                "\"exp\":%" PRId64 ",\"org\":\"victim\"}", now_s() + 300);
+                                "\"exp\":%" PRId64 ",\"org\":\"victim\"}",
+                                now_s() + 300);
     evil = vx_b64url_encode(other_claims, strlen(other_claims));
     forged = vx_xasprintf("%.*s.%s%s", (int)dot1, tok, evil, tok + dot2);
     verify(&cfg, forged, "bad signature");
@@ -678,20 +683,13 @@ static void test_auth_new_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_b64url),
-        cmocka_unit_test(test_hs256_good),
-        cmocka_unit_test(test_rs256_good),
-        cmocka_unit_test(test_time_claims),
-        cmocka_unit_test(test_issuer_audience),
-        cmocka_unit_test(test_org_claim),
-        cmocka_unit_test(test_alg_attacks),
-        cmocka_unit_test(test_tampered),
-        cmocka_unit_test(test_oversized),
-        cmocka_unit_test(test_bearer_parsing),
-        cmocka_unit_test(test_jwt_creates_org),
-        cmocka_unit_test(test_apikey_lifecycle),
-        cmocka_unit_test(test_apikey_cache_ttl),
-        cmocka_unit_test(test_concurrent_checks),
+        cmocka_unit_test(test_b64url),           cmocka_unit_test(test_hs256_good),
+        cmocka_unit_test(test_rs256_good),       cmocka_unit_test(test_time_claims),
+        cmocka_unit_test(test_issuer_audience),  cmocka_unit_test(test_org_claim),
+        cmocka_unit_test(test_alg_attacks),      cmocka_unit_test(test_tampered),
+        cmocka_unit_test(test_oversized),        cmocka_unit_test(test_bearer_parsing),
+        cmocka_unit_test(test_jwt_creates_org),  cmocka_unit_test(test_apikey_lifecycle),
+        cmocka_unit_test(test_apikey_cache_ttl), cmocka_unit_test(test_concurrent_checks),
         cmocka_unit_test(test_auth_new_errors),
     };
 

@@ -46,7 +46,7 @@ static void test_code_table(void **state)
     assert_int_equal(vx_code_http(VX_E_NOT_FOUND), 404);
     assert_string_equal(vx_code_str(VX_E_INVALID), "invalid_request");
     assert_string_equal(vx_code_str((enum vx_code)9999), "internal_error");
-    assert_int_equal(vx_code_http((enum vx_code)-3), 500);
+    assert_int_equal(vx_code_http((enum vx_code) - 3), 500);
     for (int c = 0; c < VX_CODE_LAST; c++)
         assert_non_null(vx_code_name((enum vx_code)c));
 }
@@ -100,13 +100,13 @@ static void test_uuid_digest(void **state)
     assert_false(vx_uuid_valid("not-a-uuid"));
     assert_false(vx_uuid_valid("123e4567-e89b-12d3-a456-42661417400g"));
     assert_true(vx_uuid_valid("123E4567-E89B-12D3-A456-426614174000"));
-    assert_true(vx_digest_valid(
-        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
-    assert_false(vx_digest_valid(
-        "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"));
+    assert_true(
+        vx_digest_valid("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    assert_false(
+        vx_digest_valid("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"));
     assert_false(vx_digest_valid("sha256:abc"));
-    assert_false(vx_digest_valid(
-        "sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    assert_false(
+        vx_digest_valid("sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
     assert_false(vx_digest_valid(NULL));
 }
 
@@ -232,10 +232,14 @@ static void test_fs_remove_tree_never_follows_links(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_err_set_wrap_free), cmocka_unit_test(test_code_table),
-        cmocka_unit_test(test_buf_cap),           cmocka_unit_test(test_buf_json_str),
-        cmocka_unit_test(test_uuid_digest),       cmocka_unit_test(test_hashes),
-        cmocka_unit_test(test_time_and_numbers),  cmocka_unit_test(test_alloc_grow),
+        cmocka_unit_test(test_err_set_wrap_free),
+        cmocka_unit_test(test_code_table),
+        cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_buf_json_str),
+        cmocka_unit_test(test_uuid_digest),
+        cmocka_unit_test(test_hashes),
+        cmocka_unit_test(test_time_and_numbers),
+        cmocka_unit_test(test_alloc_grow),
         cmocka_unit_test(test_json_helpers),
         cmocka_unit_test(test_fs_remove_tree_never_follows_links),
     };

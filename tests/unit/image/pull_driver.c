@@ -15,10 +15,13 @@
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"cache-dir", required_argument, NULL, 'c'}, {"digest", required_argument, NULL, 'd'},
-        {"platform", required_argument, NULL, 'p'},  {"insecure-registry", no_argument, NULL, 'k'},
+        {"cache-dir", required_argument, NULL, 'c'},
+        {"digest", required_argument, NULL, 'd'},
+        {"platform", required_argument, NULL, 'p'},
+        {"insecure-registry", no_argument, NULL, 'k'},
         {"docker-config", required_argument, NULL, 'a'},
-        {"parallel", required_argument, NULL, 'j'},  {"timeout-ms", required_argument, NULL, 't'},
+        {"parallel", required_argument, NULL, 'j'},
+        {"timeout-ms", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     struct vx_image_opts opts = {0};
@@ -31,14 +34,29 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 'c': opts.cache_dir = optarg; break;
-        case 'd': digest = optarg; break;
-        case 'p': opts.platform = optarg; break;
-        case 'k': opts.insecure_registry = true; break;
-        case 'a': opts.docker_config = optarg; break;
-        case 'j': opts.parallel = atoi(optarg); break;
-        case 't': opts.timeout_ms = atoll(optarg); break;
-        default: return 2;
+        case 'c':
+            opts.cache_dir = optarg;
+            break;
+        case 'd':
+            digest = optarg;
+            break;
+        case 'p':
+            opts.platform = optarg;
+            break;
+        case 'k':
+            opts.insecure_registry = true;
+            break;
+        case 'a':
+            opts.docker_config = optarg;
+            break;
+        case 'j':
+            opts.parallel = atoi(optarg);
+            break;
+        case 't':
+            opts.timeout_ms = atoll(optarg);
+            break;
+        default:
+            return 2;
         }
     }
     if (optind != argc - 1 || !opts.cache_dir) {

@@ -85,8 +85,8 @@ static char *manifest_json(const char *cfg_d, int64_t cfg_n, const char *layer_d
     return vx_xasprintf(
         "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
         "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
-        "\"size\":%" PRId64 "},\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%" PRId64
-        "}]}",
+        "\"size\":%" PRId64
+        "},\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%" PRId64 "}]}",
         cfg_d, cfg_n, layer_mt, layer_d, layer_n);
 }
 
@@ -294,8 +294,7 @@ static void test_platforms(void **state)
     assert_int_equal(pull(f, "oci:%s/lay:multi", "linux/arm64/v7", NULL, &img, &err),
                      -VX_E_NOT_FOUND);
     vx_err_free(&err);
-    assert_int_equal(pull(f, "oci:%s/lay:multi", "linux/s390x", NULL, &img, &err),
-                     -VX_E_NOT_FOUND);
+    assert_int_equal(pull(f, "oci:%s/lay:multi", "linux/s390x", NULL, &img, &err), -VX_E_NOT_FOUND);
     assert_non_null(strstr(err->msg, "available: linux/amd64, linux/arm64/v8"));
     vx_err_free(&err);
     assert_int_equal(pull(f, "oci:%s/lay:multi", "linux", NULL, &img, &err), -VX_E_INVALID);
@@ -372,7 +371,8 @@ static void test_oci_archive(void **state)
     assert_int_equal(pull(f, "oci-archive:%s/oci.tar:multi", "linux/arm64", NULL, &img, &err), 0);
     assert_string_equal(img->manifest_digest, f->arm_man_d);
     vx_image_free(img);
-    assert_int_equal(pull(f, "oci-archive:%s/nothere.tar", NULL, NULL, &img, &err), -VX_E_NOT_FOUND);
+    assert_int_equal(pull(f, "oci-archive:%s/nothere.tar", NULL, NULL, &img, &err),
+                     -VX_E_NOT_FOUND);
     vx_err_free(&err);
 }
 
@@ -392,11 +392,11 @@ static void test_docker_archive(void **state)
     assert_int_equal(img->config.n_exposed_ports, 2);
     vx_image_free(img);
     /* the image ID is the digest that identifies a docker-archive image */
-    assert_int_equal(pull(f, "docker-archive:%s/docker.tar:example.com/t:1", NULL, f->config_d,
-                          &img, &err), 0);
+    assert_int_equal(
+        pull(f, "docker-archive:%s/docker.tar:example.com/t:1", NULL, f->config_d, &img, &err), 0);
     vx_image_free(img);
-    assert_int_equal(pull(f, "docker-archive:%s/docker.tar:docker.io/library/t:2", NULL, NULL,
-                          &img, &err), 0);
+    assert_int_equal(
+        pull(f, "docker-archive:%s/docker.tar:docker.io/library/t:2", NULL, NULL, &img, &err), 0);
     vx_image_free(img);
     assert_int_equal(pull(f, "docker-archive:%s/docker.tar:t:3", NULL, NULL, &img, &err),
                      -VX_E_NOT_FOUND);
@@ -440,8 +440,12 @@ static void test_config_parse(void **state)
     struct vx_image_config c;
     struct vx_err *err = NULL;
     const char *bad[] = {
-        "[]", "{\"config\":[]}", "{\"config\":{\"Cmd\":\"sh\"}}", "{\"config\":{\"Env\":[1]}}",
-        "{\"os\":7}", "not json",
+        "[]",
+        "{\"config\":[]}",
+        "{\"config\":{\"Cmd\":\"sh\"}}",
+        "{\"config\":{\"Env\":[1]}}",
+        "{\"os\":7}",
+        "not json",
     };
 
     (void)state;

@@ -56,7 +56,9 @@ static const struct {
     {"nginx@sha256:abc", "64"},
     {"nginx@sha512:" D64 D64, "sha512"},
     {"nginx@md5:abcd", "md5"},
-    {"nginx@sha256:" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", "hex"},
+    {"nginx@sha256:"
+     "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+     "hex"},
     {"nginx@" D64, "algorithm"},
     {"foo//bar", "component"},
     {"foo/", "component"},
@@ -182,8 +184,7 @@ static void test_sources(void **state)
     assert_string_equal(s.tag, "latest");
     vx_image_source_release(&s);
 
-    assert_int_equal(vx_image_source_parse("docker-archive:s.tar:localhost:5000/x:1", &s, NULL),
-                     0);
+    assert_int_equal(vx_image_source_parse("docker-archive:s.tar:localhost:5000/x:1", &s, NULL), 0);
     assert_int_equal(s.transport, VX_IMAGE_DOCKER_ARCHIVE);
     assert_string_equal(s.path, "s.tar");
     assert_string_equal(s.tag, "localhost:5000/x:1");

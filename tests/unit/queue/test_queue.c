@@ -1,5 +1,5 @@
 /* test_queue.c -- the worker pool against a real SQLite store: every job ends exactly once,
- * phases that do not exist yet fail the job with their message, cancellation reaches a
+ * a job whose registry is not allowed fails at the image phase without retries, cancellation reaches a
  * running job, a graceful stop hands the job back, and an expired lease is reclaimed. */
 #include "common/setup.h"
 
@@ -125,22 +125,27 @@ static void test_transition_validated(void **state)
     struct vx_err *err = NULL;
     char *id = submit(f, 0);
 
-    assert_int_equal(vx_job_set_state(f->store, id, NULL, VX_JOB_QUEUED, VX_JOB_COMPLETE, NULL, 0,
-                                      &err), -VX_E_INTERNAL);
+    assert_int_equal(
+        vx_job_set_state(f->store, id, NULL, VX_JOB_QUEUED, VX_JOB_COMPLETE, NULL, 0, &err),
+        -VX_E_INTERNAL);
     assert_non_null(strstr(err->msg, "not allowed"));
     vx_err_free(&err);
-    assert_int_equal(vx_job_set_state(f->store, id, NULL, VX_JOB_RUNNING, VX_JOB_FAILED, NULL, 0,
-                                      &err), -VX_E_CONFLICT);
+    assert_int_equal(
+        vx_job_set_state(f->store, id, NULL, VX_JOB_RUNNING, VX_JOB_FAILED, NULL, 0, &err),
+        -VX_E_CONFLICT);
     vx_err_free(&err);
-    assert_int_equal(vx_job_set_state(f->store, id, NULL, VX_JOB_QUEUED, VX_JOB_CANCELLED, NULL,
-                                      0, &err), 0);
+    assert_int_equal(
+        vx_job_set_state(f->store, id, NULL, VX_JOB_QUEUED, VX_JOB_CANCELLED, NULL, 0, &err), 0);
     free(id);
 }
 
-static void test_unavailable_phase_fails_job(void **state)
+static void test_disallowed_registry_fails_job(void **state)
 {
     struct fx *f = *state;
-    struct vx_workers_config cfg = {.threads = 2, .data_dir = f->dir, .poll_ms = 20};
+    struct vx_workers_config cfg = {.threads = 2,
+                                    .data_dir = f->dir,
+                                    .pipeline.allowed_registries = "127.0.0.1",
+                                    .poll_ms = 20};
     struct vx_workers *w = NULL;
     struct vx_err *err = NULL;
     char *ids[10];
@@ -152,7 +157,8 @@ static void test_unavailable_phase_fails_job(void **state)
         struct vx_job_rec *j = wait_state(f, ids[i], VX_JOB_FAILED, 10000);
 
         assert_int_equal(j->state, VX_JOB_FAILED);
-        assert_non_null(strstr(j->error_message, "phase 'image' is not available yet"));
+        assert_non_null(
+            strstr(j->error_message, "registry 'docker.io' is not in the allowed registries"));
         assert_null(j->results_json);
         assert_int_equal(j->retry_count, 0); /* a missing phase is not retried */
         assert_true(j->completed_at >= j->started_at && j->started_at > 0);
@@ -165,8 +171,12 @@ static void test_unavailable_phase_fails_job(void **state)
 static void test_cancel_reaches_running_job(void **state)
 {
     struct fx *f = *state;
-    struct vx_workers_config cfg = {.threads = 1, .data_dir = f->dir, .poll_ms = 20,
-                                    .lease_ms = 3000, .debug_phase_delay_ms = 60000};
+    struct vx_workers_config cfg = {.threads = 1,
+                                    .data_dir = f->dir,
+                                    .pipeline.allowed_registries = "127.0.0.1",
+                                    .poll_ms = 20,
+                                    .lease_ms = 3000,
+                                    .debug_phase_delay_ms = 60000};
     struct vx_workers *w = NULL;
     struct vx_job_rec *j, *after = NULL;
     struct vx_err *err = NULL;
@@ -200,8 +210,12 @@ static void test_cancel_reaches_running_job(void **state)
 static void test_graceful_stop_requeues(void **state)
 {
     struct fx *f = *state;
-    struct vx_workers_config cfg = {.threads = 1, .data_dir = f->dir, .poll_ms = 20,
-                                    .debug_phase_delay_ms = 60000, .reap_interval_ms = -1};
+    struct vx_workers_config cfg = {.threads = 1,
+                                    .data_dir = f->dir,
+                                    .pipeline.allowed_registries = "127.0.0.1",
+                                    .poll_ms = 20,
+                                    .debug_phase_delay_ms = 60000,
+                                    .reap_interval_ms = -1};
     struct vx_workers *w = NULL;
     struct vx_job_rec *j;
     struct vx_err *err = NULL;
@@ -217,16 +231,20 @@ static void test_graceful_stop_requeues(void **state)
     assert_null(j->worker_id);
     vx_job_rec_free(j);
     /* clean up for the next tests */
-    assert_int_equal(vx_job_set_state(f->store, id, NULL, VX_JOB_QUEUED, VX_JOB_CANCELLED, NULL,
-                                      0, &err), 0);
+    assert_int_equal(
+        vx_job_set_state(f->store, id, NULL, VX_JOB_QUEUED, VX_JOB_CANCELLED, NULL, 0, &err), 0);
     free(id);
 }
 
 static void test_expired_lease_is_reclaimed(void **state)
 {
     struct fx *f = *state;
-    struct vx_workers_config cfg = {.threads = 1, .data_dir = f->dir, .poll_ms = 20,
-                                    .reap_interval_ms = 50, .retry_backoff_ms = 10};
+    struct vx_workers_config cfg = {.threads = 1,
+                                    .data_dir = f->dir,
+                                    .pipeline.allowed_registries = "127.0.0.1",
+                                    .poll_ms = 20,
+                                    .reap_interval_ms = 50,
+                                    .retry_backoff_ms = 10};
     struct vx_workers *w = NULL;
     struct vx_job_rec *j = NULL;
     struct vx_err *err = NULL;
@@ -242,11 +260,12 @@ static void test_expired_lease_is_reclaimed(void **state)
     j = wait_state(f, id, VX_JOB_FAILED, 10000);
     assert_int_equal(j->state, VX_JOB_FAILED);
     assert_int_equal(j->retry_count, 1);
-    assert_non_null(strstr(j->error_message, "not available yet"));
+    assert_non_null(strstr(j->error_message, "not in the allowed registries"));
     vx_job_rec_free(j);
     /* the dead worker's late write is refused: the job ended exactly once */
-    assert_int_equal(vx_job_set_state(f->store, id, "dead-worker", VX_JOB_RUNNING,
-                                      VX_JOB_COMPLETE, NULL, 0, &err), -VX_E_CONFLICT);
+    assert_int_equal(vx_job_set_state(f->store, id, "dead-worker", VX_JOB_RUNNING, VX_JOB_COMPLETE,
+                                      NULL, 0, &err),
+                     -VX_E_CONFLICT);
     vx_err_free(&err);
     vx_workers_stop(w);
     free(id);
@@ -257,7 +276,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phases_in_order),
         cmocka_unit_test_setup_teardown(test_transition_validated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unavailable_phase_fails_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disallowed_registry_fails_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_reaches_running_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graceful_stop_requeues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_lease_is_reclaimed, setup, teardown),

@@ -21,7 +21,7 @@
 #include "common/util.h"
 #include "store/store.h"
 
-#define SECRET "whsec-test-0123456789"
+#define SECRET    "whsec-test-0123456789"
 #define MAX_POSTS 8
 
 enum mode { FAIL_ONCE, FAIL_ALWAYS, HANG };
@@ -40,11 +40,11 @@ struct receiver {
     int port;
     enum mode mode;
     pthread_t thread;
-    bool started;       /* the mutex lives until teardown, so counts stay readable */
+    bool started; /* the mutex lives until teardown, so counts stay readable */
     atomic_bool stop;
     pthread_mutex_t mu;
-    int posts;          /* guarded by mu */
-    int connections;    /* guarded by mu */
+    int posts;       /* guarded by mu */
+    int connections; /* guarded by mu */
     struct post got[MAX_POSTS];
 };
 
@@ -260,7 +260,8 @@ static char *enqueue(struct fx *f, const char *url)
 {
     struct vx_err *err = NULL;
     char *payload = vx_xasprintf("{\"event\":\"job.complete\",\"job_id\":\"%s\",\"status\":"
-                                 "\"complete\"}", f->job_id);
+                                 "\"complete\"}",
+                                 f->job_id);
 
     if (vx_store_webhook_enqueue(f->store, f->job_id, url, payload, &err) < 0)
         fail_msg("enqueue: %s", err->msg);

@@ -1,0 +1,149 @@
+/* phase_image.c -- the `image` phase: resolve, pull, verify and unpack the job's image.
+ *
+ * DESIGN
+ * The job's image_ref is parsed as an image source. A service only pulls from registries:
+ * a client never gets the server to read a path of its own (oci:, oci-archive:,
+ * docker-archive: are for `vexxy analyze` on the user's machine). The pull verifies every
+ * blob and requires the job's image_digest to be the index or the platform manifest
+ * digest. The rootfs goes to <data_dir>/jobs/<id>/rootfs, which is removed first: a retried
+ * job starts from a clean state. What was pulled (digests, platform, layers, config,
+ * unpack report) is stored as the job's "image" evidence before the phase ends.
+ */
+#include "common/setup.h"
+
+#include <unistd.h>
+
+#include "queue/queue.h"
+#include "queue/queue_int.h"
+#include "image/image.h"
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+void vx_pipeline_state_release(struct vx_pipeline_state *st)
+{
+    vx_image_free(st->image);
+    st->image = NULL;
+    free(st->job_dir);
+    free(st->rootfs);
+    st->job_dir = NULL;
+    st->rootfs = NULL;
+}
+
+/* true if the registry "host[:port]" is in the comma-separated list: an entry "*" matches
+ * every registry, "host:port" that one, and a bare "host" the host on any port. */
+static bool in_list(const char *list, const char *registry)
+{
+    size_t n = strlen(registry);
+    const char *colon = strrchr(registry, ':');
+    size_t hostlen = colon && !strchr(colon, ']') ? (size_t)(colon - registry) : n;
+
+    while (list && *list) {
+        const char *end = strchr(list, ',');
+        size_t len = end ? (size_t)(end - list) : strlen(list);
+
+        while (len && *list == ' ') {
+            list++;
+            len--;
+        }
+        while (len && list[len - 1] == ' ')
+            len--;
+        if ((len == 1 && *list == '*') || (len == n && strncmp(list, registry, n) == 0) ||
+            (len == hostlen && strncmp(list, registry, hostlen) == 0))
+            return true;
+        list = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+int vx_phase_image(struct vx_phase_ctx *ctx, struct vx_err **err)
+{
+    const struct vx_job_rec *job = ctx->job;
+    const struct vx_pipeline_config *cfg = ctx->cfg;
+    struct vx_image_source src = {0};
+    struct vx_image_opts opts = {0};
+    struct vx_unpack_opts uopts = {0};
+    struct vx_unpack_report rep = {0};
+    struct vx_image *img = NULL;
+    char *cache = NULL, *job_dir = NULL, *rootfs = NULL, *doc = NULL;
+    int rc;
+
+    rc = vx_image_source_parse(job->image_ref, &src, err);
+    if (rc < 0)
+        goto out;
+    if (src.transport != VX_IMAGE_DOCKER && !(cfg && cfg->allow_local_sources)) {
+        rc = vx_err_field(err, VX_E_INVALID, "image_ref",
+                          "image_ref '%s' names a local path; the service pulls only from "
+                          "registries",
+                          job->image_ref);
+        goto out;
+    }
+    if (src.transport == VX_IMAGE_DOCKER && cfg && cfg->allowed_registries &&
+        !in_list(cfg->allowed_registries, src.ref.registry)) {
+        rc = vx_err_field(err, VX_E_FORBIDDEN, "image_ref",
+                          "registry '%s' is not in the allowed registries of this service (%s)",
+                          src.ref.registry, cfg->allowed_registries);
+        goto out;
+    }
+    cache = vx_xasprintf("%s/blobs", ctx->data_dir);
+    job_dir = vx_xasprintf("%s/jobs/%s", ctx->data_dir, job->id);
+    rootfs = vx_xasprintf("%s/rootfs", job_dir);
+    rc = vx_fs_remove_tree(job_dir, err);
+    if (rc < 0)
+        goto out;
+    rc = vx_fs_mkdirs(cache, 0700, err);
+    if (rc == 0)
+        rc = vx_fs_mkdirs(job_dir, 0700, err);
+    if (rc < 0)
+        goto out;
+
+    opts.cache_dir = cache;
+    opts.platform = cfg ? cfg->platform : NULL;
+    opts.docker_config = cfg ? cfg->docker_config : NULL;
+    opts.insecure_registry = src.transport == VX_IMAGE_DOCKER && cfg &&
+                             in_list(cfg->insecure_registries, src.ref.registry);
+    rc = vx_image_pull(&src, job->image_digest, &opts, &img, err);
+    if (rc < 0) {
+        vx_err_wrap(err, "pull '%s'", job->image_ref);
+        goto out;
+    }
+    if (ctx->should_stop && ctx->should_stop(ctx)) {
+        rc = vx_err_set(err, VX_E_CANCELLED, 0, "stopped after the pull");
+        goto out;
+    }
+    uopts.keep_ownership = geteuid() == 0;
+    rc = vx_image_unpack(img, rootfs, &uopts, &rep, err);
+    if (rc < 0) {
+        vx_err_wrap(err, "unpack '%s'", job->image_ref);
+        goto out;
+    }
+    vx_info("job %s: image %s (%s, manifest %s): %zu layer(s), %" PRId64 " entries unpacked",
+            job->id, job->image_ref, img->platform ? img->platform : "?",
+            img->manifest_digest ? img->manifest_digest : "?", img->n_layers, rep.entries);
+    if (ctx->store) {
+        doc = vx_image_json(img, &rep);
+        rc = vx_store_evidence_put(ctx->store, job->id, "image", "application/json", doc,
+                                   strlen(doc), NULL, NULL, err);
+        if (rc < 0)
+            goto out;
+    }
+    if (ctx->state) {
+        vx_pipeline_state_release(ctx->state);
+        ctx->state->image = img;
+        ctx->state->job_dir = job_dir;
+        ctx->state->rootfs = rootfs;
+        img = NULL;
+        job_dir = rootfs = NULL;
+    }
+    rc = 0;
+out:
+    vx_unpack_report_release(&rep);
+    vx_image_source_release(&src);
+    vx_image_free(img);
+    free(cache);
+    free(job_dir);
+    free(rootfs);
+    free(doc);
+    return rc;
+}

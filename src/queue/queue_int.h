@@ -1,0 +1,11 @@
+/* queue_int.h -- private to src/queue/: the real phases as they land. */
+#ifndef VX_QUEUE_QUEUE_INT_H
+#define VX_QUEUE_QUEUE_INT_H
+
+struct vx_phase_ctx;
+struct vx_err;
+
+/* phase_image.c: pull + verify + unpack the job's image into <job_dir>/rootfs. */
+int vx_phase_image(struct vx_phase_ctx *ctx, struct vx_err **err);
+
+#endif
