@@ -19,6 +19,7 @@ packages=(
     debootstrap docker-registry skopeo apache2-utils  # test images, local registry, htpasswd
     postgresql                               # server binaries for the tests' own cluster
     python3 curl                             # integration tests (stdlib only), quick start
+    python3-jsonschema                       # document schema tests (OpenVEX, CycloneDX, CSAF)
     wrk python3-fastapi python3-uvicorn      # make bench-api and its baseline
 )
 
