@@ -137,6 +137,8 @@ struct vx_exercise_config {
     uint64_t seed;                  /* the run is reproducible for a seed */
     bool (*should_stop)(void *arg); /* polled; cancel */
     void *stop_arg;
+    int64_t request_timeout_ms; /* per request (connect to last byte); default 5000, never
+                                   past the budget */
 };
 
 struct vx_exercise_report {
