@@ -203,11 +203,13 @@ static size_t step(struct vx_http_parser *p)
         switch (p->state) {
         case ST_HEADERS: {
             size_t e = head_end(d + pos, avail);
-            if (!e) {
-                if (avail > VX_HTTP_MAX_HEADER)
-                    p->state = ST_BAD;
+            /* The same limit whether the block arrived at once or in pieces. */
+            if (e > VX_HTTP_MAX_HEADER || (!e && avail > VX_HTTP_MAX_HEADER)) {
+                p->state = ST_BAD;
                 return pos;
             }
+            if (!e)
+                return pos;
             if (parse_head(p, d + pos, e) < 0) {
                 p->state = ST_BAD;
                 return pos;
@@ -233,11 +235,12 @@ static size_t step(struct vx_http_parser *p)
             uint64_t sz = 0;
             size_t i, digits = 0;
             nl = memchr(d + pos, '\n', avail);
-            if (!nl) {
-                if (avail > MAX_LINE)
-                    p->state = ST_BAD;
+            if ((nl && (size_t)(nl - d) - pos > MAX_LINE) || (!nl && avail > MAX_LINE)) {
+                p->state = ST_BAD;
                 return pos;
             }
+            if (!nl)
+                return pos;
             for (i = pos; d + i < nl; i++) {
                 int c = (unsigned char)d[i], v;
                 if (c >= '0' && c <= '9')
@@ -287,11 +290,12 @@ static size_t step(struct vx_http_parser *p)
             break;
         case ST_TRAILERS:
             nl = memchr(d + pos, '\n', avail);
-            if (!nl) {
-                if (avail > MAX_LINE)
-                    p->state = ST_BAD;
+            if ((nl && (size_t)(nl - d) - pos > MAX_LINE) || (!nl && avail > MAX_LINE)) {
+                p->state = ST_BAD;
                 return pos;
             }
+            if (!nl)
+                return pos;
             if (nl == d + pos || (nl == d + pos + 1 && d[pos] == '\r'))
                 p->state = ST_DONE;
             pos = (size_t)(nl - d) + 1;
