@@ -653,6 +653,22 @@ static char *param_text(const json_t *doc, const json_t *param)
     return out;
 }
 
+static void add_path_bytes(struct vx_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' ||
+            c == '`' || c == '{' || c == '|' || c == '}' || c == '#') {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            vx_buf_add(b, e, 3);
+        } else {
+            vx_buf_add(b, s, 1);
+        }
+    }
+}
+
 /* Builds the request of one operation. */
 static void build_op(const json_t *doc, const char *prefix, const char *tmpl, const char *method,
                      const json_t *path_item, const json_t *op, struct vx_ex_req *r)
@@ -668,13 +684,15 @@ static void build_op(const json_t *doc, const char *prefix, const char *tmpl, co
     int nodes = MAX_SCHEMA_NODES;
 
     memset(r, 0, sizeof(*r));
-    /* The template, with each {name} replaced by its path parameter's sample. */
-    vx_buf_adds(&path, prefix);
+    /* The template, with each {name} replaced by its path parameter's sample; bytes that
+     * cannot stand in a request line are %-encoded (the document is the workload's). */
+    add_path_bytes(&path, prefix);
     for (p = tmpl; *p; p++) {
         const char *close;
         char *val = NULL;
         if (*p != '{' || !(close = strchr(p, '}'))) {
-            vx_buf_add(&path, p, 1);
+            char one[2] = {*p, '\0'};
+            add_path_bytes(&path, one);
             continue;
         }
         for (li = 2; li-- > 0 && !val;) {
@@ -798,6 +816,8 @@ int vx_openapi_requests(const json_t *doc, struct vx_ex_req **reqs, size_t *n, s
                 prefix = s;
         }
     }
+    if (prefix[0] != '/')
+        prefix = ""; /* only a path prefix: never another host or a query */
     prefix_buf = vx_xstrndup(prefix, strlen(prefix) > 512 ? 512 : strlen(prefix));
     if (*prefix_buf && prefix_buf[strlen(prefix_buf) - 1] == '/')
         prefix_buf[strlen(prefix_buf) - 1] = '\0';

@@ -74,8 +74,8 @@ static void fuzz_html(const uint8_t *d, size_t n)
         if (!ref)
             continue;
         if (vx_url_resolve(&base, ref, &port, &t) == 0) {
-            if (t[0] != '/' || (port != 8080 && port != 9090) ||
-                strlen(t) > VX_HTTP_MAX_TARGET || strpbrk(t, " \r\n\t#"))
+            if (t[0] != '/' || (port != 8080 && port != 9090) || strlen(t) > VX_HTTP_MAX_TARGET ||
+                strpbrk(t, " \r\n\t#"))
                 abort();
             free(t);
         } else if (t) {
@@ -102,7 +102,9 @@ static void fuzz_openapi(const uint8_t *d, size_t n)
     for (i = 0; i < cnt; i++) {
         const char *m;
         enum vx_mutation k;
-        if (!reqs[i].method || !reqs[i].target || reqs[i].target[0] != '/')
+        /* An absolute path with nothing that could break the request line. */
+        if (!reqs[i].method || !reqs[i].target || reqs[i].target[0] != '/' ||
+            strpbrk(reqs[i].target, " \r\n\t#"))
             abort();
         vx_format_request(&reqs[i], "127.0.0.1:8080", &out);
         vx_mutate_request(&rng, &reqs[i], "127.0.0.1:8080", &out, &m, &k);
