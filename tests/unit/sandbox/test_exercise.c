@@ -61,6 +61,7 @@ static const char INDEX_FMT[] =
     "<a href=\"/external\">ext</a> <img src=\"/img/logo.png\"> <a href=\"/missing\">m</a>\n"
     "<a href=\"/chunked\">c</a> <a href=\"/slow\">s</a> <a href=\"/error\">e</a>\n"
     "<a href=\"/cut\">cut</a> <a href=\"mailto:someone@example.com\">mail</a>\n"
+    "<a href=\"/go-away\">r1</a> <a href=\"/moved\">r2</a>\n"
     "<a href=\"javascript:void(0)\">js</a> <a href=\"http://127.0.0.2:%d/secret\">far</a>\n"
     "<form action=\"/search\" method=\"get\"><input type=\"text\" name=\"q\">"
     "<input type=\"number\" name=\"n\"><input type=\"submit\"></form>\n"
@@ -219,6 +220,16 @@ static void handle(struct srv *s, int fd)
         /* Never answered while the server goes on serving others: the client times out. */
         s->parked[s->n_parked++] = fd;
         fd = -1;
+    } else if (IS("/go-away") && GET) {
+        /* A redirect to another host: never followed. */
+        page = vx_xasprintf("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:%d/redirected\r\n"
+                            "Content-Length: 0\r\n\r\n",
+                            s->ext_port);
+        send_all(fd, page, strlen(page));
+    } else if (IS("/moved") && GET) {
+        const char *r = "HTTP/1.1 301 Moved\r\nLocation: /docs/other.html?moved=1\r\n"
+                        "Content-Length: 0\r\n\r\n";
+        send_all(fd, r, strlen(r));
     } else if (IS("/error")) {
         respond(fd, 500, "text/plain", "boom");
     } else if (IS("/cut") && GET) {
@@ -655,13 +666,19 @@ static const char *const SITE_ENDPOINTS[] = {
     "GET /error",
     "GET /external",
     "GET /from-chunk",
+    "GET /go-away",
     "GET /img/logo.png",
+    "GET /moved",
     "GET /openapi.json",
     "GET /search",
     "GET /static/app.js",
     "POST /api/items",
     "POST /login",
 };
+
+/* 20 endpoints, plus 404s (/missing, 3 document paths), /slow, and the same endpoints with
+ * other queries (/about?x=1&y=2, /docs/page.html?p=2, /docs/other.html?moved=1). */
+#define SITE_REQUESTS 28
 
 static void test_crawl_site(void **state)
 {
@@ -683,7 +700,7 @@ static void test_crawl_site(void **state)
                                          .health_timeout_ms = 2000,
                                          .max_requests = 1000,
                                          .budget_ms = 20000,
-                                         .request_timeout_ms = 300,
+                                         .request_timeout_ms = 1000,
                                          .seed = 1};
         int64_t t0 = vx_mono_ms();
         assert_int_equal(vx_exercise_run(&cfg, &rep, &err), 0);
@@ -696,11 +713,11 @@ static void test_crawl_site(void **state)
     assert_true(rep.health_ok);
     assert_non_null(strstr(rep.health_detail, "GET / on port"));
     assert_true(rep.openapi_found);
-    assert_int_equal(rep.requests, 25);
+    assert_int_equal(rep.requests, SITE_REQUESTS);
     assert_int_equal(rep.errors, 2); /* /slow timed out, /cut was cut */
     assert_int_equal(rep.status_counts[0], 1);
-    assert_int_equal(rep.status_counts[2], 19);
-    assert_int_equal(rep.status_counts[3], 0);
+    assert_int_equal(rep.status_counts[2], 20);
+    assert_int_equal(rep.status_counts[3], 2);
     assert_int_equal(rep.status_counts[4], 4); /* /missing and three document paths */
     assert_int_equal(rep.status_counts[5], 1);
     assert_int_equal(rep.n_endpoints, VX_ARRAY_SIZE(SITE_ENDPOINTS));
@@ -734,7 +751,7 @@ static char *fuzz_log(struct srv *site, uint64_t seed, int64_t max_requests,
                                      .fuzz = true,
                                      .max_requests = max_requests,
                                      .budget_ms = 30000,
-                                     .request_timeout_ms = 300,
+                                     .request_timeout_ms = 1000,
                                      .seed = seed};
     struct vx_err *err = NULL;
     int64_t t0 = vx_mono_ms(), ms;
@@ -825,7 +842,7 @@ static void test_budgets(void **state)
         assert_int_equal(vx_exercise_run(&cfg, &rep, &err), 0);
         assert_true(rep.health_ok);
         assert_true(rep.requests > 10);
-        assert_true(rep.ran_ms <= 700 + 150);
+        assert_true(rep.ran_ms <= 700 + 250);
         /* One of them is /slow, which holds the exerciser for its 300 ms timeout. */
         printf("# time budget 700 ms: %" PRId64 " requests in %" PRId64 " ms, %.0f/s outside the "
                "slow one\n",
@@ -921,10 +938,10 @@ static void test_netns(void **state)
                                          .health_timeout_ms = 2000,
                                          .max_requests = 1000,
                                          .budget_ms = 20000,
-                                         .request_timeout_ms = 300};
+                                         .request_timeout_ms = 1000};
         assert_int_equal(vx_exercise_run(&cfg, &rep, &err), 0);
         assert_true(rep.health_ok);
-        assert_int_equal(rep.requests, 25);
+        assert_int_equal(rep.requests, SITE_REQUESTS);
         assert_int_equal(rep.n_endpoints, VX_ARRAY_SIZE(SITE_ENDPOINTS));
         vx_exercise_report_release(&rep);
         /* From here (the host's namespace) 127.0.0.2 of the namespace's own loopback is not
