@@ -731,6 +731,41 @@ static void test_crawl_site(void **state)
     vx_exercise_report_release(&rep);
 }
 
+/* Two ports: both are crawled, endpoints are merged ("METHOD /path" carries no port). */
+static void test_two_ports(void **state)
+{
+    struct srv far = {.bind_addr = "127.0.0.2"}, s1 = {0}, s2 = {0};
+    struct vx_exercise_report rep;
+    struct vx_err *err = NULL;
+
+    srv_start(&far);
+    s1.ext_port = s2.ext_port = far.port;
+    srv_start(&s1);
+    srv_start(&s2);
+    {
+        const int ports[] = {s1.port, s2.port};
+        struct vx_exercise_config cfg = {.netns_fd = -1,
+                                         .ports = ports,
+                                         .n_ports = 2,
+                                         .health_path = "/",
+                                         .max_requests = 1000,
+                                         .budget_ms = 20000,
+                                         .request_timeout_ms = 1000};
+        assert_int_equal(vx_exercise_run(&cfg, &rep, &err), 0);
+    }
+    srv_stop(&s1);
+    srv_stop(&s2);
+    srv_stop(&far);
+    assert_true(rep.health_ok);
+    assert_int_equal(rep.requests, 2 * SITE_REQUESTS);
+    assert_int_equal(s1.n_requests, SITE_REQUESTS + 1); /* + the health GET */
+    assert_int_equal(s2.n_requests, SITE_REQUESTS);
+    assert_int_equal(rep.n_endpoints, VX_ARRAY_SIZE(SITE_ENDPOINTS));
+    assert_int_equal(far.n_conns, 0);
+    vx_exercise_report_release(&rep);
+    (void)state;
+}
+
 static bool stop_after(void *arg)
 {
     int *n = arg;
@@ -1011,19 +1046,13 @@ static void test_args_profiles_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parser),
-        cmocka_unit_test(test_parser_caps),
-        cmocka_unit_test(test_resolve),
-        cmocka_unit_test(test_html_scan),
-        cmocka_unit_test(test_openapi),
-        cmocka_unit_test(test_prng),
-        cmocka_unit_test(test_crawl_site),
-        cmocka_unit_test(test_fuzz_seeded),
-        cmocka_unit_test(test_budgets),
-        cmocka_unit_test(test_health_late),
-        cmocka_unit_test(test_health_never),
-        cmocka_unit_test(test_netns),
-        cmocka_unit_test(test_args_profiles_json),
+        cmocka_unit_test(test_parser),      cmocka_unit_test(test_parser_caps),
+        cmocka_unit_test(test_resolve),     cmocka_unit_test(test_html_scan),
+        cmocka_unit_test(test_openapi),     cmocka_unit_test(test_prng),
+        cmocka_unit_test(test_crawl_site),  cmocka_unit_test(test_two_ports),
+        cmocka_unit_test(test_fuzz_seeded), cmocka_unit_test(test_budgets),
+        cmocka_unit_test(test_health_late), cmocka_unit_test(test_health_never),
+        cmocka_unit_test(test_netns),       cmocka_unit_test(test_args_profiles_json),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
