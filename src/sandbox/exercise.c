@@ -21,6 +21,7 @@
  *   answered (mutate.c). The same server and seed give the same requests in the same order.
  * - Budgets: max_requests, budget_ms (from the end of the health check) and should_stop are
  *   checked before every request; each request has its own timeout, never past the budget.
+ *   With a netns_fd, should_stop is called on the exerciser's thread, not the caller's.
  * - One request per connection ("Connection: close"): simple and robust against servers
  *   that mishandle keep-alive, at the price of a handshake per request (cheap on loopback).
  */
