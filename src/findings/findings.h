@@ -78,6 +78,16 @@ int vx_findings_parse(const char *data, size_t len, struct vx_findings **out, st
 int vx_findings_parse_file(const char *path, struct vx_findings **out, struct vx_err **err);
 void vx_findings_free(struct vx_findings *f);
 
+/* A vulnerability report together with the SBOM it was made from (SPDX 2.2/2.3 JSON or a
+ * CycloneDX SBOM): an SPDX document lists packages, not vulnerabilities, so it is only read
+ * alongside a report. The report is parsed as by vx_findings_parse (any format, its
+ * CycloneDX affects refs may also name the SBOM's SPDXIDs / bom-refs or purls); findings
+ * without a purl get the purl of the SBOM package of the same name and version. When the
+ * SBOM is SPDX, format is VX_FINDINGS_SPDX and format_version "SPDX-2.3+<report format>".
+ * Caller owns *out. */
+int vx_findings_parse_with_sbom(const char *report, size_t report_len, const char *sbom,
+                                size_t sbom_len, struct vx_findings **out, struct vx_err **err);
+
 /* Adds vulnerable symbols from an OSV record or Go vulndb entry (ecosystem_specific /
  * database_specific symbol lists, affected[].ecosystem_specific.imports[].symbols) to the
  * findings whose id or aliases match the record's id or aliases. *n_matched counts them. */
