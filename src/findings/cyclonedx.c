@@ -34,7 +34,7 @@ static void sbom_add(struct vx_fnd_sbom *t, const char *ref, const char *purl, c
                      const char *version)
 {
     t->pkgs = vx_xgrow(t->pkgs, sizeof(*t->pkgs), t->n + 1, &t->cap);
-    t->pkgs[t->n++] = (struct vx_fnd_sbom_pkg){ref, purl, name, version};
+    t->pkgs[t->n++] = (struct vx_fnd_sbom_pkg){ref, purl, name, version, false};
 }
 
 static int components(const json_t *arr, const char *where, struct vx_fnd_sbom *t,
@@ -77,16 +77,19 @@ int vx_fnd_cdx_components(const json_t *doc, struct vx_fnd_sbom *t, struct vx_er
     if ((rc = vx_fnd_arr(doc, "components", FMT, "", &comps, err)) < 0 ||
         (rc = vx_fnd_obj(doc, "metadata", FMT, "", &meta, err)) < 0)
         return rc;
-    /* metadata.component is a valid affects target too (a VEX about the product itself) */
+    /* metadata.component: an affects target in a VEX about the product itself, which says
+       nothing about which of its packages is vulnerable (one_vuln refuses it) */
     if (meta && (rc = vx_fnd_obj(meta, "component", FMT, "metadata", &mc, err)) < 0)
         return rc;
     if (meta && mc) {
+        size_t first = t->n;
         json_t *one = json_array();
         json_array_append(one, mc);
         rc = components(one, "metadata.component", t, err);
         json_decref(one);
         if (rc < 0)
             return rc;
+        t->pkgs[first].subject = true; /* nested components of the product are packages */
     }
     if (comps && (rc = components(comps, "components", t, err)) < 0)
         return rc;
@@ -170,6 +173,7 @@ struct cdx_state {
     const struct vx_fnd_sbom *own, *sbom;
     const char *serial;
     char *first_unresolved; /* "vulnerabilities[0].affects[0].ref: 'product-ABC'" */
+    char *first_subject;    /* the same for a ref naming metadata.component */
     size_t n_affects;
 };
 
@@ -244,6 +248,13 @@ static int one_vuln(struct vx_findings *f, struct cdx_state *st, const json_t *v
                            "(skipped)", w, ref);
             continue;
         }
+        if (c && c->subject) {
+            if (!st->first_subject)
+                st->first_subject = vx_xasprintf("%s.ref: '%.200s'", w, ref);
+            vx_fnd_warn(f, FMT ": %s.ref: '%.200s' is the product the BOM describes "
+                           "(metadata.component), not one of its packages (skipped)", w, ref);
+            continue;
+        }
         if ((rc = vx_fnd_new(f, &x, err)) < 0)
             return rc;
         if (!vx_fnd_set(&x->id, id) || !vx_fnd_set(&x->purl, c ? c->purl : ref) ||
@@ -295,7 +306,8 @@ int vx_fnd_parse_cyclonedx(const json_t *doc, const struct vx_fnd_sbom *sbom,
                         FMT ": an SBOM without vulnerabilities (%zu components), not a "
                             "vulnerability report; scan it (trivy sbom, grype sbom:FILE) and "
                             "give the report, or give it with --sbom",
-                        own.n);
+                        own.n - (own.n && json_object_get(json_object_get(doc, "metadata"),
+                                                          "component") != NULL));
         goto out;
     }
     st.own = &own;
@@ -305,6 +317,14 @@ int vx_fnd_parse_cyclonedx(const json_t *doc, const struct vx_fnd_sbom *sbom,
         snprintf(where, sizeof(where), "vulnerabilities[%zu]", i);
         if ((rc = one_vuln(f, &st, json_array_get(vulns, i), where, err)) < 0)
             goto out;
+    }
+    if (f->n == 0 && st.first_subject) {
+        rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0,
+                        FMT ": %s is the product the BOM describes (metadata.component): a VEX "
+                            "statement about a product, not a vulnerability report of its "
+                            "packages",
+                        st.first_subject);
+        goto out;
     }
     if (f->n == 0 && st.first_unresolved) {
         rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0,
@@ -319,6 +339,7 @@ int vx_fnd_parse_cyclonedx(const json_t *doc, const struct vx_fnd_sbom *sbom,
                             "(vulnerabilities[].affects)");
 out:
     free(st.first_unresolved);
+    free(st.first_subject);
     free(own.pkgs);
     return rc;
 }

@@ -26,6 +26,7 @@ struct vx_finding;
 struct vx_fnd_sbom_pkg {
     const char *ref; /* SPDXID or bom-ref (borrowed from the SBOM's json) */
     const char *purl, *name, *version;
+    bool subject; /* CycloneDX metadata.component: the product the BOM describes */
 };
 struct vx_fnd_sbom {
     struct vx_fnd_sbom_pkg *pkgs;

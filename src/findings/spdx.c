@@ -66,7 +66,7 @@ int vx_fnd_spdx_packages(const json_t *doc, struct vx_fnd_sbom *t, struct vx_err
             (rc = pkg_purl(p, w, &purl, err)) < 0)
             return rc;
         t->pkgs = vx_xgrow(t->pkgs, sizeof(*t->pkgs), t->n + 1, &t->cap);
-        t->pkgs[t->n++] = (struct vx_fnd_sbom_pkg){id, purl, name, ver};
+        t->pkgs[t->n++] = (struct vx_fnd_sbom_pkg){id, purl, name, ver, false};
     }
     vx_fnd_sbom_sort(t);
     return 0;
