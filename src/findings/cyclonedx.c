@@ -37,40 +37,50 @@ static void sbom_add(struct vx_fnd_sbom *t, const char *ref, const char *purl, c
     t->pkgs[t->n++] = (struct vx_fnd_sbom_pkg){ref, purl, name, version, false};
 }
 
-static int components(const json_t *arr, const char *where, struct vx_fnd_sbom *t,
+static int components(const struct vx_fj *arr, const char *where, struct vx_fnd_sbom *t,
+                      struct vx_err **err);
+
+static int one_component(const struct vx_fj *c, const char *w, struct vx_fnd_sbom *t,
+                         struct vx_err **err)
+{
+    const struct vx_fj *sub;
+    const char *ref, *purl, *name, *ver;
+    int rc;
+
+    if (!vx_fj_is_obj(c))
+        return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", w);
+    if ((rc = vx_fnd_str(c, "bom-ref", FMT, w, &ref, err)) < 0 ||
+        (rc = vx_fnd_str(c, "purl", FMT, w, &purl, err)) < 0 ||
+        (rc = vx_fnd_str(c, "name", FMT, w, &name, err)) < 0 ||
+        (rc = vx_fnd_str(c, "version", FMT, w, &ver, err)) < 0 ||
+        (rc = vx_fnd_arr(c, "components", FMT, w, &sub, err)) < 0)
+        return rc;
+    sbom_add(t, ref, purl, name, ver);
+    if (sub) {
+        char *sw = vx_xasprintf("%s.components", w);
+        rc = components(sub, sw, t, err);
+        free(sw);
+    }
+    return rc;
+}
+
+static int components(const struct vx_fj *arr, const char *where, struct vx_fnd_sbom *t,
                       struct vx_err **err)
 {
     char w[512];
     int rc;
 
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        json_t *c = json_array_get(arr, i), *sub;
-        const char *ref, *purl, *name, *ver;
-
+    for (size_t i = 0; i < vx_fj_len(arr); i++) {
         snprintf(w, sizeof(w), "%s[%zu]", where, i);
-        if (!json_is_object(c))
-            return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", w);
-        if ((rc = vx_fnd_str(c, "bom-ref", FMT, w, &ref, err)) < 0 ||
-            (rc = vx_fnd_str(c, "purl", FMT, w, &purl, err)) < 0 ||
-            (rc = vx_fnd_str(c, "name", FMT, w, &name, err)) < 0 ||
-            (rc = vx_fnd_str(c, "version", FMT, w, &ver, err)) < 0 ||
-            (rc = vx_fnd_arr(c, "components", FMT, w, &sub, err)) < 0)
+        if ((rc = one_component(vx_fj_at(arr, i), w, t, err)) < 0)
             return rc;
-        sbom_add(t, ref, purl, name, ver);
-        if (sub) {
-            char *sw = vx_xasprintf("%s.components", w);
-            rc = components(sub, sw, t, err);
-            free(sw);
-            if (rc < 0)
-                return rc;
-        }
     }
     return 0;
 }
 
-int vx_fnd_cdx_components(const json_t *doc, struct vx_fnd_sbom *t, struct vx_err **err)
+int vx_fnd_cdx_components(const struct vx_fj *doc, struct vx_fnd_sbom *t, struct vx_err **err)
 {
-    json_t *comps, *meta, *mc;
+    const struct vx_fj *comps, *meta, *mc;
     int rc;
 
     t->what = "cyclonedx";
@@ -83,11 +93,7 @@ int vx_fnd_cdx_components(const json_t *doc, struct vx_fnd_sbom *t, struct vx_er
         return rc;
     if (meta && mc) {
         size_t first = t->n;
-        json_t *one = json_array();
-        json_array_append(one, mc);
-        rc = components(one, "metadata.component", t, err);
-        json_decref(one);
-        if (rc < 0)
+        if ((rc = one_component(mc, "metadata.component", t, err)) < 0)
             return rc;
         t->pkgs[first].subject = true; /* nested components of the product are packages */
     }
@@ -177,15 +183,15 @@ struct cdx_state {
     size_t n_affects;
 };
 
-static int one_vuln(struct vx_findings *f, struct cdx_state *st, const json_t *v,
+static int one_vuln(struct vx_findings *f, struct cdx_state *st, const struct vx_fj *v,
                     const char *where, struct vx_err **err)
 {
-    json_t *ratings, *affects, *refs, *analysis, *source;
+    const struct vx_fj *ratings, *affects, *refs, *analysis, *source;
     const char *id, *desc, *state = NULL, *best = NULL;
     char w[192];
     int rc;
 
-    if (!json_is_object(v))
+    if (!vx_fj_is_obj(v))
         return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", where);
     if ((rc = vx_fnd_str(v, "id", FMT, where, &id, err)) < 0 ||
         (rc = vx_fnd_str(v, "description", FMT, where, &desc, err)) < 0 ||
@@ -200,11 +206,11 @@ static int one_vuln(struct vx_findings *f, struct cdx_state *st, const json_t *v
         if ((rc = vx_fnd_str(analysis, "state", FMT, w, &state, err)) < 0)
             return rc;
     }
-    for (size_t i = 0; ratings && i < json_array_size(ratings); i++) {
-        json_t *r = json_array_get(ratings, i);
+    for (size_t i = 0; ratings && i < vx_fj_len(ratings); i++) {
+        const struct vx_fj *r = vx_fj_at(ratings, i);
         const char *s;
         snprintf(w, sizeof(w), "%s.ratings[%zu]", where, i);
-        if (!json_is_object(r))
+        if (!vx_fj_is_obj(r))
             return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", w);
         if ((rc = vx_fnd_str(r, "severity", FMT, w, &s, err)) < 0)
             return rc;
@@ -217,18 +223,18 @@ static int one_vuln(struct vx_findings *f, struct cdx_state *st, const json_t *v
             free(b);
         }
     }
-    if (!affects || json_array_size(affects) == 0) {
+    if (!affects || vx_fj_len(affects) == 0) {
         vx_fnd_warn(f, FMT ": %s: no affects (skipped)", where);
         return 0;
     }
-    for (size_t j = 0; j < json_array_size(affects); j++) {
-        json_t *a = json_array_get(affects, j);
+    for (size_t j = 0; j < vx_fj_len(affects); j++) {
+        const struct vx_fj *a = vx_fj_at(affects, j);
         const struct vx_fnd_sbom_pkg *c = NULL;
         struct vx_finding *x;
         const char *ref, *inner;
 
         snprintf(w, sizeof(w), "%s.affects[%zu]", where, j);
-        if (!json_is_object(a))
+        if (!vx_fj_is_obj(a))
             return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", w);
         if ((rc = vx_fnd_str(a, "ref", FMT, w, &ref, err)) < 0)
             return rc;
@@ -267,12 +273,12 @@ static int one_vuln(struct vx_findings *f, struct cdx_state *st, const json_t *v
         names_from_purl(x);
         x->severity = vx_fnd_severity(best);
         vx_fnd_set_desc(&x->description, desc);
-        for (size_t k = 0; refs && k < json_array_size(refs); k++) {
-            json_t *r = json_array_get(refs, k);
+        for (size_t k = 0; refs && k < vx_fj_len(refs); k++) {
+            const struct vx_fj *r = vx_fj_at(refs, k);
             const char *rid;
             char rw[192];
             snprintf(rw, sizeof(rw), "%s.references[%zu]", where, k);
-            if (!json_is_object(r))
+            if (!vx_fj_is_obj(r))
                 return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", rw);
             if ((rc = vx_fnd_str(r, "id", FMT, rw, &rid, err)) < 0)
                 return rc;
@@ -283,13 +289,13 @@ static int one_vuln(struct vx_findings *f, struct cdx_state *st, const json_t *v
     return 0;
 }
 
-int vx_fnd_parse_cyclonedx(const json_t *doc, const struct vx_fnd_sbom *sbom,
+int vx_fnd_parse_cyclonedx(const struct vx_fj *doc, const struct vx_fnd_sbom *sbom,
                            struct vx_findings *f, struct vx_err **err)
 {
     struct vx_fnd_sbom own = {0};
     struct cdx_state st = {0};
     const char *spec, *serial;
-    json_t *vulns;
+    const struct vx_fj *vulns;
     char where[64];
     int rc;
 
@@ -306,16 +312,15 @@ int vx_fnd_parse_cyclonedx(const json_t *doc, const struct vx_fnd_sbom *sbom,
                         FMT ": an SBOM without vulnerabilities (%zu components), not a "
                             "vulnerability report; scan it (trivy sbom, grype sbom:FILE) and "
                             "give the report, or give it with --sbom",
-                        own.n - (own.n && json_object_get(json_object_get(doc, "metadata"),
-                                                          "component") != NULL));
+                        own.n - (own.n && vx_fj_get(vx_fj_get(doc, "metadata"), "component")));
         goto out;
     }
     st.own = &own;
     st.sbom = sbom;
     st.serial = serial;
-    for (size_t i = 0; i < json_array_size(vulns); i++) {
+    for (size_t i = 0; i < vx_fj_len(vulns); i++) {
         snprintf(where, sizeof(where), "vulnerabilities[%zu]", i);
-        if ((rc = one_vuln(f, &st, json_array_get(vulns, i), where, err)) < 0)
+        if ((rc = one_vuln(f, &st, vx_fj_at(vulns, i), where, err)) < 0)
             goto out;
     }
     if (f->n == 0 && st.first_subject) {
@@ -333,7 +338,7 @@ int vx_fnd_parse_cyclonedx(const json_t *doc, const struct vx_fnd_sbom *sbom,
                         st.first_unresolved);
         goto out;
     }
-    if (f->n == 0 && json_array_size(vulns) > 0 && st.n_affects == 0)
+    if (f->n == 0 && vx_fj_len(vulns) > 0 && st.n_affects == 0)
         rc = vx_err_set(err, VX_E_UNPROCESSABLE, 0,
                         FMT ": no vulnerability names an affected component "
                             "(vulnerabilities[].affects)");

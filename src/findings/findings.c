@@ -19,7 +19,7 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
-#include "common/json.h"
+#include "common/json.h"           /* the canonical output (parsing is fjson.c's) */
 #include "findings/findings_int.h" /* parsers and helpers shared by the module's files */
 #include "inventory/inventory.h"   /* pkgs of the bound inventory for the json */
 
@@ -43,43 +43,43 @@ static int wrong_type(const char *fmt, const char *where, const char *key, const
                       *where ? "." : "", key, what);
 }
 
-int vx_fnd_str(const json_t *o, const char *key, const char *fmt, const char *where,
+int vx_fnd_str(const struct vx_fj *o, const char *key, const char *fmt, const char *where,
                const char **out, struct vx_err **err)
 {
-    json_t *v = json_object_get(o, key);
+    const struct vx_fj *v = vx_fj_get(o, key);
 
     *out = NULL;
-    if (!v || json_is_null(v))
+    if (!v || vx_fj_is_null(v))
         return 0;
-    if (!json_is_string(v))
+    if (!vx_fj_is_str(v))
         return wrong_type(fmt, where, key, "a string", err);
-    *out = json_string_value(v);
+    *out = vx_fj_strval(v);
     return 0;
 }
 
-int vx_fnd_arr(const json_t *o, const char *key, const char *fmt, const char *where,
-               json_t **out, struct vx_err **err)
+int vx_fnd_arr(const struct vx_fj *o, const char *key, const char *fmt, const char *where,
+               const struct vx_fj **out, struct vx_err **err)
 {
-    json_t *v = json_object_get(o, key);
+    const struct vx_fj *v = vx_fj_get(o, key);
 
     *out = NULL;
-    if (!v || json_is_null(v))
+    if (!v || vx_fj_is_null(v))
         return 0;
-    if (!json_is_array(v))
+    if (!vx_fj_is_arr(v))
         return wrong_type(fmt, where, key, "an array", err);
     *out = v;
     return 0;
 }
 
-int vx_fnd_obj(const json_t *o, const char *key, const char *fmt, const char *where,
-               json_t **out, struct vx_err **err)
+int vx_fnd_obj(const struct vx_fj *o, const char *key, const char *fmt, const char *where,
+               const struct vx_fj **out, struct vx_err **err)
 {
-    json_t *v = json_object_get(o, key);
+    const struct vx_fj *v = vx_fj_get(o, key);
 
     *out = NULL;
-    if (!v || json_is_null(v))
+    if (!v || vx_fj_is_null(v))
         return 0;
-    if (!json_is_object(v))
+    if (!vx_fj_is_obj(v))
         return wrong_type(fmt, where, key, "an object", err);
     *out = v;
     return 0;
@@ -359,38 +359,38 @@ enum shape {
     SHAPE_UNKNOWN,
 };
 
-static enum shape detect(const json_t *doc)
+static enum shape detect(const struct vx_fj *doc)
 {
-    if (json_is_array(doc)) {
+    if (vx_fj_is_arr(doc)) {
         /* legacy Trivy: [{"Target":..,"Vulnerabilities":[..]}]; [] is an empty report */
-        json_t *first = json_array_get(doc, 0);
-        if (!first || (json_is_object(first) && (json_object_get(first, "Target") ||
-                                                 json_object_get(first, "Vulnerabilities"))))
+        const struct vx_fj *first = vx_fj_at(doc, 0);
+        if (!first || (vx_fj_is_obj(first) && (vx_fj_get(first, "Target") ||
+                                                 vx_fj_get(first, "Vulnerabilities"))))
             return SHAPE_TRIVY;
         return SHAPE_UNKNOWN;
     }
-    if (!json_is_object(doc))
+    if (!vx_fj_is_obj(doc))
         return SHAPE_UNKNOWN;
-    if (json_object_get(doc, "SchemaVersion") || json_object_get(doc, "Results"))
+    if (vx_fj_get(doc, "SchemaVersion") || vx_fj_get(doc, "Results"))
         return SHAPE_TRIVY;
-    if (json_object_get(doc, "matches"))
+    if (vx_fj_get(doc, "matches"))
         return SHAPE_GRYPE;
-    if (json_object_get(doc, "bomFormat") ||
-        (json_object_get(doc, "specVersion") &&
-         (json_object_get(doc, "components") || json_object_get(doc, "vulnerabilities"))))
+    if (vx_fj_get(doc, "bomFormat") ||
+        (vx_fj_get(doc, "specVersion") &&
+         (vx_fj_get(doc, "components") || vx_fj_get(doc, "vulnerabilities"))))
         return SHAPE_CYCLONEDX;
-    if (json_object_get(doc, "spdxVersion"))
+    if (vx_fj_get(doc, "spdxVersion"))
         return SHAPE_SPDX;
-    if (json_is_array(json_object_get(doc, "results")))
+    if (vx_fj_is_arr(vx_fj_get(doc, "results")))
         return SHAPE_OSV_SCANNER;
-    if (json_object_get(doc, "id") && json_object_get(doc, "affected"))
+    if (vx_fj_get(doc, "id") && vx_fj_get(doc, "affected"))
         return SHAPE_OSV_RECORD;
-    if (json_object_get(doc, "artifacts") && json_object_get(doc, "descriptor"))
+    if (vx_fj_get(doc, "artifacts") && vx_fj_get(doc, "descriptor"))
         return SHAPE_SYFT;
     return SHAPE_UNKNOWN;
 }
 
-static int parse_doc(const json_t *doc, const struct vx_fnd_sbom *sbom, struct vx_findings *f,
+static int parse_doc(const struct vx_fj *doc, const struct vx_fnd_sbom *sbom, struct vx_findings *f,
                      struct vx_err **err)
 {
     const char *s;
@@ -414,7 +414,7 @@ static int parse_doc(const json_t *doc, const struct vx_fnd_sbom *sbom, struct v
                           "together with a vulnerability report made from it (vexxy findings "
                           "REPORT --sbom SPDX)");
     case SHAPE_OSV_RECORD:
-        s = vx_json_str(doc, "id");
+        s = vx_fj_str_member(doc, "id");
         return vx_err_set(err, VX_E_UNPROCESSABLE, 0,
                           "osv: '%.200s' is a single OSV advisory, not a scan report; give it "
                           "with --osv to add its vulnerable symbols to a report",
@@ -431,12 +431,12 @@ static int parse_doc(const json_t *doc, const struct vx_fnd_sbom *sbom, struct v
                       "vulnerabilities, osv-scanner; spdx only with a report)");
 }
 
-static int parse_json(const char *data, size_t len, json_t **doc, struct vx_err **err)
+static int parse_json(const char *data, size_t len, struct vx_fj_doc **doc, struct vx_err **err)
 {
     if (len > VX_FINDINGS_MAX_BYTES)
         return vx_err_set(err, VX_E_TOO_LARGE, 0, "report of %zu bytes is over the %d byte cap",
                           len, VX_FINDINGS_MAX_BYTES);
-    if (vx_json_parse(data, len, doc, err) < 0)
+    if (vx_fj_parse(data, len, doc, err) < 0)
         return vx_err_wrap(err, "report is not JSON");
     return 0;
 }
@@ -444,14 +444,14 @@ static int parse_json(const char *data, size_t len, json_t **doc, struct vx_err 
 int vx_findings_parse(const char *data, size_t len, struct vx_findings **out, struct vx_err **err)
 {
     struct vx_findings *f = vx_xcalloc(1, sizeof(*f));
-    json_t *doc = NULL;
+    struct vx_fj_doc *doc = NULL;
     int rc;
 
     *out = NULL;
     rc = parse_json(data, len, &doc, err);
     if (rc == 0)
-        rc = parse_doc(doc, NULL, f, err);
-    json_decref(doc);
+        rc = parse_doc(vx_fj_root(doc), NULL, f, err);
+    vx_fj_free(doc);
     if (rc < 0) {
         vx_findings_free(f);
         return rc;
@@ -507,7 +507,7 @@ int vx_findings_parse_with_sbom(const char *report, size_t report_len, const cha
 {
     struct vx_findings *f = vx_xcalloc(1, sizeof(*f));
     struct vx_fnd_sbom table = {0};
-    json_t *rdoc = NULL, *sdoc = NULL;
+    struct vx_fj_doc *rdoc = NULL, *sdoc = NULL;
     bool spdx = false;
     char *fv;
     int rc;
@@ -518,13 +518,13 @@ int vx_findings_parse_with_sbom(const char *report, size_t report_len, const cha
         vx_err_wrap(err, "sbom");
         goto out;
     }
-    switch (detect(sdoc)) {
+    switch (detect(vx_fj_root(sdoc))) {
     case SHAPE_SPDX:
         spdx = true;
-        rc = vx_fnd_spdx_packages(sdoc, &table, err);
+        rc = vx_fnd_spdx_packages(vx_fj_root(sdoc), &table, err);
         break;
     case SHAPE_CYCLONEDX:
-        rc = vx_fnd_cdx_components(sdoc, &table, err);
+        rc = vx_fnd_cdx_components(vx_fj_root(sdoc), &table, err);
         break;
     default:
         rc = vx_err_set(err, VX_E_INVALID, 0, "sbom: neither SPDX nor CycloneDX JSON");
@@ -534,12 +534,12 @@ int vx_findings_parse_with_sbom(const char *report, size_t report_len, const cha
         goto out;
     rc = parse_json(report, report_len, &rdoc, err);
     if (rc == 0)
-        rc = parse_doc(rdoc, &table, f, err);
+        rc = parse_doc(vx_fj_root(rdoc), &table, f, err);
     if (rc < 0)
         goto out;
     vx_fnd_complete_from_sbom(f, &table);
     if (spdx) {
-        const char *sv = vx_json_str(sdoc, "spdxVersion");
+        const char *sv = vx_fj_str_member(vx_fj_root(sdoc), "spdxVersion");
         fv = vx_xasprintf("%.32s+%s", sv ? sv : "SPDX", vx_findings_format_name(f->format));
         free(f->format_version);
         f->format_version = fv;
@@ -547,8 +547,8 @@ int vx_findings_parse_with_sbom(const char *report, size_t report_len, const cha
     }
 out:
     free(table.pkgs);
-    json_decref(rdoc);
-    json_decref(sdoc);
+    vx_fj_free(rdoc);
+    vx_fj_free(sdoc);
     if (rc < 0) {
         vx_findings_free(f);
         return rc;

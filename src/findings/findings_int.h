@@ -7,11 +7,37 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <jansson.h>
-
 struct vx_err;
 struct vx_findings;
 struct vx_finding;
+
+/* ---- fjson.c: the read-only JSON document the parsers walk --------------------------- */
+
+struct vx_fj;     /* one value; borrowed from its document */
+struct vx_fj_doc; /* owns every value and string */
+
+/* Parses exactly one JSON value (RFC 8259, UTF-8 checked, duplicate keys and nesting past
+ * 512 refused). -VX_E_INVALID "malformed json at line L column C: why". Caller frees. */
+int vx_fj_parse(const char *text, size_t len, struct vx_fj_doc **out, struct vx_err **err);
+void vx_fj_free(struct vx_fj_doc *d);
+const struct vx_fj *vx_fj_root(const struct vx_fj_doc *d);
+/* Type tests; NULL is none of them. */
+bool vx_fj_is_obj(const struct vx_fj *v);
+bool vx_fj_is_arr(const struct vx_fj *v);
+bool vx_fj_is_str(const struct vx_fj *v);
+bool vx_fj_is_null(const struct vx_fj *v);
+bool vx_fj_is_num(const struct vx_fj *v);
+/* Items of an array / members of an object; 0 for anything else. */
+size_t vx_fj_len(const struct vx_fj *v);
+/* Item i of an array, member key of an object; NULL when absent or not a container. */
+const struct vx_fj *vx_fj_at(const struct vx_fj *arr, size_t i);
+const struct vx_fj *vx_fj_get(const struct vx_fj *obj, const char *key);
+/* The decoded text of a string (NUL-terminated), NULL for other types. */
+const char *vx_fj_strval(const struct vx_fj *v);
+/* An integer number; false for other types, fractions, exponents, out of range. */
+bool vx_fj_int(const struct vx_fj *v, long long *out);
+/* vx_fj_strval(vx_fj_get(obj, key)). */
+const char *vx_fj_str_member(const struct vx_fj *obj, const char *key);
 
 /* Per-field caps. A description is cut (at a UTF-8 boundary) to 4 KiB; an identifying
  * field (id, name, version, purl, ...) longer than 1 KiB is no real package: the entry is
@@ -36,12 +62,12 @@ struct vx_fnd_sbom {
 
 /* Typed accessors. Each returns 0 with *out = the member (borrowed) or NULL when absent or
  * JSON null; a member of another type is -VX_E_INVALID "<fmt>: <where>.<key>: not a <type>". */
-int vx_fnd_str(const json_t *o, const char *key, const char *fmt, const char *where,
+int vx_fnd_str(const struct vx_fj *o, const char *key, const char *fmt, const char *where,
                const char **out, struct vx_err **err);
-int vx_fnd_arr(const json_t *o, const char *key, const char *fmt, const char *where,
-               json_t **out, struct vx_err **err);
-int vx_fnd_obj(const json_t *o, const char *key, const char *fmt, const char *where,
-               json_t **out, struct vx_err **err);
+int vx_fnd_arr(const struct vx_fj *o, const char *key, const char *fmt, const char *where,
+               const struct vx_fj **out, struct vx_err **err);
+int vx_fnd_obj(const struct vx_fj *o, const char *key, const char *fmt, const char *where,
+               const struct vx_fj **out, struct vx_err **err);
 
 /* Appends an empty finding (pkg = -1) and returns it; -VX_E_TOO_LARGE past
  * VX_FINDINGS_MAX_ITEMS. */
@@ -73,15 +99,15 @@ const char *vx_fnd_type_grype(const char *artifact_type);
 const char *vx_fnd_type_osv(const char *ecosystem);
 
 /* The format parsers, on a parsed document whose shape detect chose. sbom may be NULL. */
-int vx_fnd_parse_trivy(const json_t *doc, struct vx_findings *f, struct vx_err **err);
-int vx_fnd_parse_grype(const json_t *doc, struct vx_findings *f, struct vx_err **err);
-int vx_fnd_parse_cyclonedx(const json_t *doc, const struct vx_fnd_sbom *sbom,
+int vx_fnd_parse_trivy(const struct vx_fj *doc, struct vx_findings *f, struct vx_err **err);
+int vx_fnd_parse_grype(const struct vx_fj *doc, struct vx_findings *f, struct vx_err **err);
+int vx_fnd_parse_cyclonedx(const struct vx_fj *doc, const struct vx_fnd_sbom *sbom,
                            struct vx_findings *f, struct vx_err **err);
-int vx_fnd_parse_osv_scanner(const json_t *doc, struct vx_findings *f, struct vx_err **err);
+int vx_fnd_parse_osv_scanner(const struct vx_fj *doc, struct vx_findings *f, struct vx_err **err);
 /* SPDX 2.x packages into sbom (borrowing from doc). -VX_E_INVALID naming the path. */
-int vx_fnd_spdx_packages(const json_t *doc, struct vx_fnd_sbom *sbom, struct vx_err **err);
+int vx_fnd_spdx_packages(const struct vx_fj *doc, struct vx_fnd_sbom *sbom, struct vx_err **err);
 /* CycloneDX components (nested too) into sbom. */
-int vx_fnd_cdx_components(const json_t *doc, struct vx_fnd_sbom *sbom, struct vx_err **err);
+int vx_fnd_cdx_components(const struct vx_fj *doc, struct vx_fnd_sbom *sbom, struct vx_err **err);
 
 /* Sorts sbom by ref for lookups (both table builders call it). */
 void vx_fnd_sbom_sort(struct vx_fnd_sbom *t);

@@ -18,13 +18,13 @@
 
 #define FMT "grype"
 
-static int fixed_versions(const json_t *vuln, const char *where, char **out, const char **state,
+static int fixed_versions(const struct vx_fj *vuln, const char *where, char **out, const char **state,
                           struct vx_err **err)
 {
     struct vx_buf b = VX_BUF_INIT(VX_FND_MAX_FIELD);
-    char w[160];
+    char w[192];
     const char *s;
-    json_t *fix, *vers;
+    const struct vx_fj *fix, *vers;
     int rc;
 
     *out = NULL;
@@ -44,14 +44,14 @@ static int fixed_versions(const json_t *vuln, const char *where, char **out, con
         return rc;
     if (*state && !**state)
         *state = NULL;
-    for (size_t i = 0; vers && i < json_array_size(vers); i++) {
-        json_t *v = json_array_get(vers, i);
-        if (!json_is_string(v)) {
+    for (size_t i = 0; vers && i < vx_fj_len(vers); i++) {
+        const struct vx_fj *v = vx_fj_at(vers, i);
+        if (!vx_fj_is_str(v)) {
             vx_buf_release(&b);
             return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s.versions[%zu]: not a string", w, i);
         }
         /* a list too long for the cap keeps the versions that fit */
-        if (vx_buf_addf(&b, "%s%s", b.len ? ", " : "", json_string_value(v)) < 0)
+        if (vx_buf_addf(&b, "%s%s", b.len ? ", " : "", vx_fj_strval(v)) < 0)
             break;
     }
     if (b.len)
@@ -60,17 +60,17 @@ static int fixed_versions(const json_t *vuln, const char *where, char **out, con
     return 0;
 }
 
-static int one_match(struct vx_findings *f, const json_t *m, const char *where,
+static int one_match(struct vx_findings *f, const struct vx_fj *m, const char *where,
                      struct vx_err **err)
 {
     struct vx_finding *x;
-    json_t *vuln, *art, *related, *locs;
+    const struct vx_fj *vuln, *art, *related, *locs;
     const char *id, *sev, *desc, *name, *ver, *atype, *purl, *state;
     char *fixed = NULL;
     char w[160];
     int rc;
 
-    if (!json_is_object(m))
+    if (!vx_fj_is_obj(m))
         return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", where);
     if ((rc = vx_fnd_obj(m, "vulnerability", FMT, where, &vuln, err)) < 0 ||
         (rc = vx_fnd_obj(m, "artifact", FMT, where, &art, err)) < 0 ||
@@ -109,12 +109,12 @@ static int one_match(struct vx_findings *f, const json_t *m, const char *where,
     vx_fnd_set_desc(&x->description, desc);
     if (vx_fnd_type_grype(atype))
         x->type = vx_xstrdup(vx_fnd_type_grype(atype));
-    for (size_t i = 0; locs && i < json_array_size(locs); i++) {
-        json_t *l = json_array_get(locs, i);
+    for (size_t i = 0; locs && i < vx_fj_len(locs); i++) {
+        const struct vx_fj *l = vx_fj_at(locs, i);
         const char *p;
         char lw[192];
         snprintf(lw, sizeof(lw), "%s.locations[%zu]", w, i);
-        if (!json_is_object(l)) {
+        if (!vx_fj_is_obj(l)) {
             rc = vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", lw);
             goto out;
         }
@@ -122,12 +122,12 @@ static int one_match(struct vx_findings *f, const json_t *m, const char *where,
             goto out;
         vx_fnd_list_add(&x->locations, &x->n_locations, p, NULL);
     }
-    for (size_t i = 0; related && i < json_array_size(related); i++) {
-        json_t *r = json_array_get(related, i);
+    for (size_t i = 0; related && i < vx_fj_len(related); i++) {
+        const struct vx_fj *r = vx_fj_at(related, i);
         const char *rid;
         char rw[160];
         snprintf(rw, sizeof(rw), "%s.relatedVulnerabilities[%zu]", where, i);
-        if (!json_is_object(r)) {
+        if (!vx_fj_is_obj(r)) {
             rc = vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", rw);
             goto out;
         }
@@ -141,9 +141,9 @@ out:
     return rc;
 }
 
-int vx_fnd_parse_grype(const json_t *doc, struct vx_findings *f, struct vx_err **err)
+int vx_fnd_parse_grype(const struct vx_fj *doc, struct vx_findings *f, struct vx_err **err)
 {
-    json_t *matches, *src, *desc;
+    const struct vx_fj *matches, *src, *desc;
     char where[64];
     int rc;
 
@@ -159,17 +159,17 @@ int vx_fnd_parse_grype(const json_t *doc, struct vx_findings *f, struct vx_err *
             f->format_version = vx_xstrdup(v);
     }
     /* source.target is a string for directories and an object (userInput) for images */
-    src = json_object_get(doc, "source");
-    if (json_is_object(src)) {
-        json_t *t = json_object_get(src, "target");
-        const char *s = json_is_string(t) ? json_string_value(t)
-                                          : json_string_value(json_object_get(t, "userInput"));
+    src = vx_fj_get(doc, "source");
+    if (vx_fj_is_obj(src)) {
+        const struct vx_fj *t = vx_fj_get(src, "target");
+        const char *s = vx_fj_is_str(t) ? vx_fj_strval(t)
+                                          : vx_fj_strval(vx_fj_get(t, "userInput"));
         if (s && strlen(s) <= VX_FND_MAX_FIELD)
             f->artifact = vx_xstrdup(s);
     }
-    for (size_t i = 0; matches && i < json_array_size(matches); i++) {
+    for (size_t i = 0; matches && i < vx_fj_len(matches); i++) {
         snprintf(where, sizeof(where), "matches[%zu]", i);
-        if ((rc = one_match(f, json_array_get(matches, i), where, err)) < 0)
+        if ((rc = one_match(f, vx_fj_at(matches, i), where, err)) < 0)
             return rc;
     }
     return 0;

@@ -20,15 +20,14 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
-#include "common/json.h"
 #include "findings/findings_int.h" /* typed accessors, finding helpers */
 
 #define FMT "osv"
 
-static void add_str_array(struct vx_finding *x, const json_t *arr, const char *prefix)
+static void add_str_array(struct vx_finding *x, const struct vx_fj *arr, const char *prefix)
 {
-    for (size_t i = 0; json_is_array(arr) && i < json_array_size(arr); i++) {
-        const char *s = json_string_value(json_array_get(arr, i));
+    for (size_t i = 0; vx_fj_is_arr(arr) && i < vx_fj_len(arr); i++) {
+        const char *s = vx_fj_strval(vx_fj_at(arr, i));
         if (!s)
             continue;
         if (prefix) {
@@ -43,48 +42,48 @@ static void add_str_array(struct vx_finding *x, const json_t *arr, const char *p
 
 /* Symbols of one ecosystem_specific / database_specific object. Lenient on purpose: these
  * objects are free-form per database, so an unexpected shape adds nothing, never fails. */
-static void symbols_of(struct vx_finding *x, const json_t *o)
+static void symbols_of(struct vx_finding *x, const struct vx_fj *o)
 {
-    json_t *imports = json_object_get(o, "imports"), *affects = json_object_get(o, "affects");
+    const struct vx_fj *imports = vx_fj_get(o, "imports"), *affects = vx_fj_get(o, "affects");
 
-    for (size_t i = 0; json_is_array(imports) && i < json_array_size(imports); i++) {
-        json_t *im = json_array_get(imports, i);
-        add_str_array(x, json_object_get(im, "symbols"), vx_json_str(im, "path"));
+    for (size_t i = 0; vx_fj_is_arr(imports) && i < vx_fj_len(imports); i++) {
+        const struct vx_fj *im = vx_fj_at(imports, i);
+        add_str_array(x, vx_fj_get(im, "symbols"), vx_fj_str_member(im, "path"));
     }
-    if (json_is_object(affects))
-        add_str_array(x, json_object_get(affects, "functions"), NULL);
-    add_str_array(x, json_object_get(o, "affected_functions"), NULL);
-    add_str_array(x, json_object_get(o, "symbols"), NULL);
-    add_str_array(x, json_object_get(o, "functions"), NULL);
+    if (vx_fj_is_obj(affects))
+        add_str_array(x, vx_fj_get(affects, "functions"), NULL);
+    add_str_array(x, vx_fj_get(o, "affected_functions"), NULL);
+    add_str_array(x, vx_fj_get(o, "symbols"), NULL);
+    add_str_array(x, vx_fj_get(o, "functions"), NULL);
 }
 
 /* Symbols (and the first fixed version) from the affected[] entries of a record that name
  * package 'name' (all entries when none names it or name is NULL). */
-static void from_affected(struct vx_finding *x, const json_t *rec, const char *name,
+static void from_affected(struct vx_finding *x, const struct vx_fj *rec, const char *name,
                           bool want_fixed)
 {
-    json_t *aff = json_object_get(rec, "affected");
+    const struct vx_fj *aff = vx_fj_get(rec, "affected");
     bool any = false;
 
-    for (size_t i = 0; name && json_is_array(aff) && i < json_array_size(aff); i++) {
-        const char *n = vx_json_str(json_object_get(json_array_get(aff, i), "package"), "name");
+    for (size_t i = 0; name && vx_fj_is_arr(aff) && i < vx_fj_len(aff); i++) {
+        const char *n = vx_fj_str_member(vx_fj_get(vx_fj_at(aff, i), "package"), "name");
         if (n && strcmp(n, name) == 0)
             any = true;
     }
-    for (size_t i = 0; json_is_array(aff) && i < json_array_size(aff); i++) {
-        json_t *a = json_array_get(aff, i), *ranges;
-        const char *n = vx_json_str(json_object_get(a, "package"), "name");
+    for (size_t i = 0; vx_fj_is_arr(aff) && i < vx_fj_len(aff); i++) {
+        const struct vx_fj *a = vx_fj_at(aff, i), *ranges;
+        const char *n = vx_fj_str_member(vx_fj_get(a, "package"), "name");
         if (any && (!n || strcmp(n, name) != 0))
             continue;
-        symbols_of(x, json_object_get(a, "ecosystem_specific"));
-        symbols_of(x, json_object_get(a, "database_specific"));
-        ranges = json_object_get(a, "ranges");
-        for (size_t r = 0; want_fixed && !x->fixed_version && json_is_array(ranges) &&
-                           r < json_array_size(ranges);
+        symbols_of(x, vx_fj_get(a, "ecosystem_specific"));
+        symbols_of(x, vx_fj_get(a, "database_specific"));
+        ranges = vx_fj_get(a, "ranges");
+        for (size_t r = 0; want_fixed && !x->fixed_version && vx_fj_is_arr(ranges) &&
+                           r < vx_fj_len(ranges);
              r++) {
-            json_t *ev = json_object_get(json_array_get(ranges, r), "events");
-            for (size_t e = 0; json_is_array(ev) && e < json_array_size(ev); e++) {
-                const char *fx = vx_json_str(json_array_get(ev, e), "fixed");
+            const struct vx_fj *ev = vx_fj_get(vx_fj_at(ranges, r), "events");
+            for (size_t e = 0; vx_fj_is_arr(ev) && e < vx_fj_len(ev); e++) {
+                const char *fx = vx_fj_str_member(vx_fj_at(ev, e), "fixed");
                 if (fx && strlen(fx) <= VX_FND_MAX_FIELD) {
                     x->fixed_version = vx_xstrdup(fx);
                     break;
@@ -104,18 +103,18 @@ static int sev_rank(const char *s)
     return 0;
 }
 
-static void merge_record(struct vx_finding *x, const json_t *rec, const char *pkgname)
+static void merge_record(struct vx_finding *x, const struct vx_fj *rec, const char *pkgname)
 {
-    json_t *aliases = json_object_get(rec, "aliases");
-    json_t *dbs = json_object_get(rec, "database_specific");
-    const char *id = vx_json_str(rec, "id");
+    const struct vx_fj *aliases = vx_fj_get(rec, "aliases");
+    const struct vx_fj *dbs = vx_fj_get(rec, "database_specific");
+    const char *id = vx_fj_str_member(rec, "id");
 
     vx_fnd_list_add(&x->aliases, &x->n_aliases, id, NULL);
-    for (size_t i = 0; json_is_array(aliases) && i < json_array_size(aliases); i++)
-        vx_fnd_list_add(&x->aliases, &x->n_aliases, json_string_value(json_array_get(aliases, i)),
+    for (size_t i = 0; vx_fj_is_arr(aliases) && i < vx_fj_len(aliases); i++)
+        vx_fnd_list_add(&x->aliases, &x->n_aliases, vx_fj_strval(vx_fj_at(aliases, i)),
                         NULL);
-    if (json_is_object(dbs) && vx_json_str(dbs, "severity")) {
-        char *s = vx_fnd_severity(vx_json_str(dbs, "severity"));
+    if (vx_fj_is_obj(dbs) && vx_fj_str_member(dbs, "severity")) {
+        char *s = vx_fnd_severity(vx_fj_str_member(dbs, "severity"));
         if (!x->severity || sev_rank(s) > sev_rank(x->severity)) {
             free(x->severity);
             x->severity = s;
@@ -124,33 +123,33 @@ static void merge_record(struct vx_finding *x, const json_t *rec, const char *pk
         }
     }
     if (!x->description) {
-        const char *d = vx_json_str(rec, "summary");
-        vx_fnd_set_desc(&x->description, d ? d : vx_json_str(rec, "details"));
+        const char *d = vx_fj_str_member(rec, "summary");
+        vx_fnd_set_desc(&x->description, d ? d : vx_fj_str_member(rec, "details"));
     }
     from_affected(x, rec, pkgname, true);
 }
 
 /* index of the record with this id in vulns, or -1 */
-static long record_index(const json_t *vulns, const char *id)
+static long record_index(const struct vx_fj *vulns, const char *id)
 {
-    for (size_t i = 0; id && i < json_array_size(vulns); i++) {
-        const char *v = vx_json_str(json_array_get(vulns, i), "id");
+    for (size_t i = 0; id && i < vx_fj_len(vulns); i++) {
+        const char *v = vx_fj_str_member(vx_fj_at(vulns, i), "id");
         if (v && strcmp(v, id) == 0)
             return (long)i;
     }
     return -1;
 }
 
-static int one_package(struct vx_findings *f, const json_t *p, const char *where,
+static int one_package(struct vx_findings *f, const struct vx_fj *p, const char *where,
                        struct vx_err **err)
 {
-    json_t *pkg, *vulns, *groups;
+    const struct vx_fj *pkg, *vulns, *groups;
     const char *name, *ver, *eco;
     bool *used = NULL;
     char w[192];
     int rc;
 
-    if (!json_is_object(p))
+    if (!vx_fj_is_obj(p))
         return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", where);
     if ((rc = vx_fnd_obj(p, "package", FMT, where, &pkg, err)) < 0 ||
         (rc = vx_fnd_arr(p, "vulnerabilities", FMT, where, &vulns, err)) < 0 ||
@@ -165,34 +164,34 @@ static int one_package(struct vx_findings *f, const json_t *p, const char *where
         (rc = vx_fnd_str(pkg, "version", FMT, w, &ver, err)) < 0 ||
         (rc = vx_fnd_str(pkg, "ecosystem", FMT, w, &eco, err)) < 0)
         return rc;
-    for (size_t i = 0; vulns && i < json_array_size(vulns); i++) {
+    for (size_t i = 0; vulns && i < vx_fj_len(vulns); i++) {
         snprintf(w, sizeof(w), "%s.vulnerabilities[%zu]", where, i);
-        if (!json_is_object(json_array_get(vulns, i)))
+        if (!vx_fj_is_obj(vx_fj_at(vulns, i)))
             return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", w);
         const char *id;
-        if ((rc = vx_fnd_str(json_array_get(vulns, i), "id", FMT, w, &id, err)) < 0)
+        if ((rc = vx_fnd_str(vx_fj_at(vulns, i), "id", FMT, w, &id, err)) < 0)
             return rc;
     }
-    used = vx_xcalloc(json_array_size(vulns) + 1, sizeof(*used));
+    used = vx_xcalloc(vx_fj_len(vulns) + 1, sizeof(*used));
     /* groups first, then every record no group took */
-    size_t ng = groups ? json_array_size(groups) : 0, nv = vulns ? json_array_size(vulns) : 0;
+    size_t ng = groups ? vx_fj_len(groups) : 0, nv = vulns ? vx_fj_len(vulns) : 0;
     for (size_t g = 0; g < ng + nv; g++) {
         struct vx_finding *x;
-        json_t *ids = NULL;
+        const struct vx_fj *ids = NULL;
         size_t nids;
 
         if (g < ng) {
-            json_t *grp = json_array_get(groups, g);
+            const struct vx_fj *grp = vx_fj_at(groups, g);
             snprintf(w, sizeof(w), "%s.groups[%zu]", where, g);
-            if (!json_is_object(grp)) {
+            if (!vx_fj_is_obj(grp)) {
                 rc = vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", w);
                 goto out;
             }
             if ((rc = vx_fnd_arr(grp, "ids", FMT, w, &ids, err)) < 0)
                 goto out;
-            if (!ids || json_array_size(ids) == 0)
+            if (!ids || vx_fj_len(ids) == 0)
                 continue;
-            nids = json_array_size(ids);
+            nids = vx_fj_len(ids);
         } else {
             if (used[g - ng])
                 continue;
@@ -205,22 +204,22 @@ static int one_package(struct vx_findings *f, const json_t *p, const char *where
             const char *id;
             long r;
             if (ids) {
-                json_t *iv = json_array_get(ids, k);
-                if (!json_is_string(iv)) {
+                const struct vx_fj *iv = vx_fj_at(ids, k);
+                if (!vx_fj_is_str(iv)) {
                     rc = vx_err_set(err, VX_E_INVALID, 0, FMT ": %s.ids[%zu]: not a string", w, k);
                     goto out;
                 }
-                id = json_string_value(iv);
+                id = vx_fj_strval(iv);
                 r = record_index(vulns, id);
             } else {
                 r = (long)(g - ng);
-                id = vx_json_str(json_array_get(vulns, (size_t)r), "id");
+                id = vx_fj_str_member(vx_fj_at(vulns, (size_t)r), "id");
             }
             if (k == 0 && !vx_fnd_set(&x->id, id))
                 break;
             if (r >= 0) {
                 used[r] = true;
-                merge_record(x, json_array_get(vulns, (size_t)r), name);
+                merge_record(x, vx_fj_at(vulns, (size_t)r), name);
             } else {
                 vx_fnd_list_add(&x->aliases, &x->n_aliases, id, NULL);
             }
@@ -239,28 +238,28 @@ out:
     return rc;
 }
 
-int vx_fnd_parse_osv_scanner(const json_t *doc, struct vx_findings *f, struct vx_err **err)
+int vx_fnd_parse_osv_scanner(const struct vx_fj *doc, struct vx_findings *f, struct vx_err **err)
 {
-    json_t *results = json_object_get(doc, "results");
+    const struct vx_fj *results = vx_fj_get(doc, "results");
     char where[64], pw[128];
     int rc;
 
-    for (size_t i = 0; i < json_array_size(results); i++) {
-        json_t *r = json_array_get(results, i), *pkgs, *src;
+    for (size_t i = 0; i < vx_fj_len(results); i++) {
+        const struct vx_fj *r = vx_fj_at(results, i), *pkgs, *src;
         snprintf(where, sizeof(where), "results[%zu]", i);
-        if (!json_is_object(r))
+        if (!vx_fj_is_obj(r))
             return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", where);
         if ((rc = vx_fnd_arr(r, "packages", FMT, where, &pkgs, err)) < 0 ||
             (rc = vx_fnd_obj(r, "source", FMT, where, &src, err)) < 0)
             return rc;
         if (src && !f->artifact) {
-            const char *path = vx_json_str(src, "path");
+            const char *path = vx_fj_str_member(src, "path");
             if (path && strlen(path) <= VX_FND_MAX_FIELD)
                 f->artifact = vx_xstrdup(path);
         }
-        for (size_t j = 0; pkgs && j < json_array_size(pkgs); j++) {
+        for (size_t j = 0; pkgs && j < vx_fj_len(pkgs); j++) {
             snprintf(pw, sizeof(pw), "%s.packages[%zu]", where, j);
-            if ((rc = one_package(f, json_array_get(pkgs, j), pw, err)) < 0)
+            if ((rc = one_package(f, vx_fj_at(pkgs, j), pw, err)) < 0)
                 return rc;
         }
     }
@@ -269,15 +268,15 @@ int vx_fnd_parse_osv_scanner(const json_t *doc, struct vx_findings *f, struct vx
 
 /* ---- OSV records as a symbol source ------------------------------------------------------ */
 
-static bool names_record(const struct vx_finding *x, const json_t *rec)
+static bool names_record(const struct vx_finding *x, const struct vx_fj *rec)
 {
-    json_t *aliases = json_object_get(rec, "aliases");
+    const struct vx_fj *aliases = vx_fj_get(rec, "aliases");
     const char *ids[1 + 64];
     size_t n = 0;
 
-    ids[n++] = vx_json_str(rec, "id");
-    for (size_t i = 0; json_is_array(aliases) && i < json_array_size(aliases) && n < 65; i++)
-        ids[n++] = json_string_value(json_array_get(aliases, i));
+    ids[n++] = vx_fj_str_member(rec, "id");
+    for (size_t i = 0; vx_fj_is_arr(aliases) && i < vx_fj_len(aliases) && n < 65; i++)
+        ids[n++] = vx_fj_strval(vx_fj_at(aliases, i));
     for (size_t i = 0; i < n; i++) {
         if (!ids[i])
             continue;
@@ -290,14 +289,14 @@ static bool names_record(const struct vx_finding *x, const json_t *rec)
     return false;
 }
 
-static int one_record(struct vx_findings *f, const json_t *rec, const char *where,
+static int one_record(struct vx_findings *f, const struct vx_fj *rec, const char *where,
                       size_t *n_matched, struct vx_err **err)
 {
     const char *id;
-    json_t *aff;
+    const struct vx_fj *aff;
     int rc;
 
-    if (!json_is_object(rec))
+    if (!vx_fj_is_obj(rec))
         return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", where);
     if ((rc = vx_fnd_str(rec, "id", FMT, where, &id, err)) < 0 ||
         (rc = vx_fnd_arr(rec, "affected", FMT, where, &aff, err)) < 0)
@@ -318,7 +317,8 @@ static int one_record(struct vx_findings *f, const json_t *rec, const char *wher
 int vx_findings_add_osv_symbols(struct vx_findings *f, const char *data, size_t len,
                                 size_t *n_matched, struct vx_err **err)
 {
-    json_t *doc = NULL;
+    struct vx_fj_doc *d = NULL;
+    const struct vx_fj *doc;
     char where[32];
     int rc;
 
@@ -326,20 +326,21 @@ int vx_findings_add_osv_symbols(struct vx_findings *f, const char *data, size_t 
     if (len > VX_FINDINGS_MAX_BYTES)
         return vx_err_set(err, VX_E_TOO_LARGE, 0, FMT ": record of %zu bytes is over the cap",
                           len);
-    if ((rc = vx_json_parse(data, len, &doc, err)) < 0)
+    if ((rc = vx_fj_parse(data, len, &d, err)) < 0)
         return vx_err_wrap(err, FMT ": record is not JSON");
+    doc = vx_fj_root(d);
     /* one record, or an array of records (a vulndb slice) */
-    if (json_is_array(doc)) {
-        for (size_t i = 0; rc == 0 && i < json_array_size(doc); i++) {
+    if (vx_fj_is_arr(doc)) {
+        for (size_t i = 0; rc == 0 && i < vx_fj_len(doc); i++) {
             snprintf(where, sizeof(where), "[%zu]", i);
-            rc = one_record(f, json_array_get(doc, i), where, n_matched, err);
+            rc = one_record(f, vx_fj_at(doc, i), where, n_matched, err);
         }
-    } else if (json_is_object(doc) && json_object_get(doc, "affected")) {
+    } else if (vx_fj_is_obj(doc) && vx_fj_get(doc, "affected")) {
         rc = one_record(f, doc, "", n_matched, err);
     } else {
         rc = vx_err_set(err, VX_E_INVALID, 0,
                         FMT ": not an OSV record (an object with id and affected)");
     }
-    json_decref(doc);
+    vx_fj_free(d);
     return rc;
 }

@@ -16,20 +16,20 @@
 
 #define FMT "spdx"
 
-static int pkg_purl(const json_t *p, const char *where, const char **purl, struct vx_err **err)
+static int pkg_purl(const struct vx_fj *p, const char *where, const char **purl, struct vx_err **err)
 {
-    json_t *refs;
+    const struct vx_fj *refs;
     char w[160];
     int rc;
 
     *purl = NULL;
     if ((rc = vx_fnd_arr(p, "externalRefs", FMT, where, &refs, err)) < 0)
         return rc;
-    for (size_t i = 0; refs && i < json_array_size(refs); i++) {
-        json_t *r = json_array_get(refs, i);
+    for (size_t i = 0; refs && i < vx_fj_len(refs); i++) {
+        const struct vx_fj *r = vx_fj_at(refs, i);
         const char *cat, *type, *loc;
         snprintf(w, sizeof(w), "%s.externalRefs[%zu]", where, i);
-        if (!json_is_object(r))
+        if (!vx_fj_is_obj(r))
             return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", w);
         if ((rc = vx_fnd_str(r, "referenceCategory", FMT, w, &cat, err)) < 0 ||
             (rc = vx_fnd_str(r, "referenceType", FMT, w, &type, err)) < 0 ||
@@ -45,20 +45,20 @@ static int pkg_purl(const json_t *p, const char *where, const char **purl, struc
     return 0;
 }
 
-int vx_fnd_spdx_packages(const json_t *doc, struct vx_fnd_sbom *t, struct vx_err **err)
+int vx_fnd_spdx_packages(const struct vx_fj *doc, struct vx_fnd_sbom *t, struct vx_err **err)
 {
-    json_t *pkgs;
+    const struct vx_fj *pkgs;
     char w[64];
     int rc;
 
     t->what = "spdx";
     if ((rc = vx_fnd_arr(doc, "packages", FMT, "", &pkgs, err)) < 0)
         return rc;
-    for (size_t i = 0; pkgs && i < json_array_size(pkgs); i++) {
-        json_t *p = json_array_get(pkgs, i);
+    for (size_t i = 0; pkgs && i < vx_fj_len(pkgs); i++) {
+        const struct vx_fj *p = vx_fj_at(pkgs, i);
         const char *id, *name, *ver, *purl;
         snprintf(w, sizeof(w), "packages[%zu]", i);
-        if (!json_is_object(p))
+        if (!vx_fj_is_obj(p))
             return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", w);
         if ((rc = vx_fnd_str(p, "SPDXID", FMT, w, &id, err)) < 0 ||
             (rc = vx_fnd_str(p, "name", FMT, w, &name, err)) < 0 ||

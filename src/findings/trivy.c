@@ -19,16 +19,16 @@
 
 #define FMT "trivy"
 
-static int one_vuln(struct vx_findings *f, const json_t *v, const char *where, const char *type,
+static int one_vuln(struct vx_findings *f, const struct vx_fj *v, const char *where, const char *type,
                     struct vx_err **err)
 {
     struct vx_finding *x;
     const char *id, *name, *pkgid, *ver, *fixed, *sev, *status, *title, *desc, *pkgpath;
     const char *purl = NULL;
-    json_t *ident, *vendor;
+    const struct vx_fj *ident, *vendor;
     int rc;
 
-    if (!json_is_object(v))
+    if (!vx_fj_is_obj(v))
         return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", where);
     if ((rc = vx_fnd_str(v, "VulnerabilityID", FMT, where, &id, err)) < 0 ||
         (rc = vx_fnd_str(v, "PkgName", FMT, where, &name, err)) < 0 ||
@@ -44,7 +44,7 @@ static int one_vuln(struct vx_findings *f, const json_t *v, const char *where, c
         (rc = vx_fnd_arr(v, "VendorIDs", FMT, where, &vendor, err)) < 0)
         return rc;
     if (ident) {
-        char w[160];
+        char w[192];
         snprintf(w, sizeof(w), "%s.PkgIdentifier", where);
         if ((rc = vx_fnd_str(ident, "PURL", FMT, w, &purl, err)) < 0)
             return rc;
@@ -70,68 +70,68 @@ static int one_vuln(struct vx_findings *f, const json_t *v, const char *where, c
     vx_fnd_set_desc(&x->description, desc ? desc : title);
     if (pkgpath)
         vx_fnd_list_add(&x->locations, &x->n_locations, pkgpath, NULL);
-    for (size_t i = 0; vendor && i < json_array_size(vendor); i++) {
-        json_t *a = json_array_get(vendor, i);
-        if (!json_is_string(a))
+    for (size_t i = 0; vendor && i < vx_fj_len(vendor); i++) {
+        const struct vx_fj *a = vx_fj_at(vendor, i);
+        if (!vx_fj_is_str(a))
             return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s.VendorIDs[%zu]: not a string",
                               where, i);
-        vx_fnd_list_add(&x->aliases, &x->n_aliases, json_string_value(a), NULL);
+        vx_fnd_list_add(&x->aliases, &x->n_aliases, vx_fj_strval(a), NULL);
     }
     vx_fnd_keep(f, FMT, where);
     return 0;
 }
 
-static int one_result(struct vx_findings *f, const json_t *r, size_t ri, const char *prefix,
+static int one_result(struct vx_findings *f, const struct vx_fj *r, size_t ri, const char *prefix,
                       struct vx_err **err)
 {
     char where[64], vw[160];
     const char *rtype;
-    json_t *vulns;
+    const struct vx_fj *vulns;
     int rc;
 
     snprintf(where, sizeof(where), "%s[%zu]", prefix, ri);
-    if (!json_is_object(r))
+    if (!vx_fj_is_obj(r))
         return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s: not an object", where);
     if ((rc = vx_fnd_str(r, "Type", FMT, where, &rtype, err)) < 0 ||
         (rc = vx_fnd_arr(r, "Vulnerabilities", FMT, where, &vulns, err)) < 0)
         return rc;
-    for (size_t i = 0; vulns && i < json_array_size(vulns); i++) {
+    for (size_t i = 0; vulns && i < vx_fj_len(vulns); i++) {
         snprintf(vw, sizeof(vw), "%s.Vulnerabilities[%zu]", where, i);
-        if ((rc = one_vuln(f, json_array_get(vulns, i), vw, vx_fnd_type_trivy(rtype), err)) < 0)
+        if ((rc = one_vuln(f, vx_fj_at(vulns, i), vw, vx_fnd_type_trivy(rtype), err)) < 0)
             return rc;
     }
     return 0;
 }
 
-int vx_fnd_parse_trivy(const json_t *doc, struct vx_findings *f, struct vx_err **err)
+int vx_fnd_parse_trivy(const struct vx_fj *doc, struct vx_findings *f, struct vx_err **err)
 {
-    json_t *results = NULL, *sv;
+    const struct vx_fj *results = NULL, *sv;
     const char *artifact = NULL;
+    long long version = 0;
     int rc;
 
-    if (json_is_array(doc)) {
-        results = (json_t *)doc;
+    if (vx_fj_is_arr(doc)) {
+        results = doc;
         f->format_version = vx_xstrdup("legacy");
-        for (size_t i = 0; i < json_array_size(results); i++)
-            if ((rc = one_result(f, json_array_get(results, i), i, "", err)) < 0)
+        for (size_t i = 0; i < vx_fj_len(results); i++)
+            if ((rc = one_result(f, vx_fj_at(results, i), i, "", err)) < 0)
                 return rc;
         return 0;
     }
-    sv = json_object_get(doc, "SchemaVersion");
-    if (sv && !json_is_integer(sv))
+    sv = vx_fj_get(doc, "SchemaVersion");
+    if (sv && !vx_fj_int(sv, &version))
         return vx_err_set(err, VX_E_INVALID, 0, FMT ": SchemaVersion: not an integer");
-    if (sv && json_integer_value(sv) != 2)
+    if (sv && version != 2)
         return vx_err_set(err, VX_E_UNPROCESSABLE, 0,
-                          FMT ": SchemaVersion %" JSON_INTEGER_FORMAT " is not supported (2 is)",
-                          json_integer_value(sv));
+                          FMT ": SchemaVersion %lld is not supported (2 is)", version);
     f->format_version = vx_xstrdup("2");
     if ((rc = vx_fnd_str(doc, "ArtifactName", FMT, "", &artifact, err)) < 0 ||
         (rc = vx_fnd_arr(doc, "Results", FMT, "", &results, err)) < 0)
         return rc;
     if (artifact && strlen(artifact) <= VX_FND_MAX_FIELD)
         f->artifact = vx_xstrdup(artifact);
-    for (size_t i = 0; results && i < json_array_size(results); i++)
-        if ((rc = one_result(f, json_array_get(results, i), i, "Results", err)) < 0)
+    for (size_t i = 0; results && i < vx_fj_len(results); i++)
+        if ((rc = one_result(f, vx_fj_at(results, i), i, "Results", err)) < 0)
             return rc;
     return 0;
 }

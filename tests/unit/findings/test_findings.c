@@ -521,6 +521,24 @@ static void test_malformed(void **state)
     ERR("{\"foo\":1}", "not a report of a known format");
     ERR("42", "not a report of a known format");
     ERR("{\"SchemaVersion\":2,\"Results\":[", "report is not JSON");
+    /* the reader (fjson.c) is as strict as jansson */
+    ERR("{\"matches\":[],\"matches\":[]}", "duplicate object key");
+    ERR("{\"matches\":[]} x", "trailing data after the value");
+    ERR("{\"matches\":[\"\xc3\x28\"]}", "invalid UTF-8 in string");
+    ERR("{\"matches\":[\"\xe0\x80\xaf\"]}", "invalid UTF-8 in string");    /* overlong */
+    ERR("{\"matches\":[\"\xed\xa0\x80\"]}", "invalid UTF-8 in string");    /* surrogate */
+    ERR("{\"matches\":[\"\\ud800x\"]}", "invalid surrogate pair");
+    ERR("{\"matches\":[\"\\udc00\"]}", "invalid surrogate in");
+    ERR("{\"matches\":[\"\\u0000\"]}", "\\u0000 in string");
+    ERR("{\"matches\":[\"a\tb\"]}", "control character in string");
+    ERR("{\"matches\":[01]}", "expected ',' or ']'");
+    ERR("{\"matches\":[1.]}", "invalid number");
+    ERR("{\"matches\":[tru]}", "invalid token");
+    ERR("{\"matches\" []}", "expected ':'");
+    ERR("{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,"
+        "\"j\":1,\"k\":1,\"l\":1,\"m\":1,\"n\":1,\"o\":1,\"p\":1,\"q\":1,\"a\":2}",
+        "duplicate object key");
+    ERR("\n\n  {\"matches\": [}", "malformed json at line 3 column");
 
     /* truncated sample */
     if (have_samples()) {
@@ -548,6 +566,27 @@ static void test_malformed(void **state)
         free(deep);
     }
 #undef ERR
+}
+
+static void test_escapes(void **state)
+{
+    (void)state;
+    struct vx_findings *f = parse_ok(
+        "[{\"Target\":\"t\",\"Type\":\"npm\",\"Vulnerabilities\":[{\"VulnerabilityID\":"
+        "\"CVE-\\u0031\\/x\",\"PkgName\":\"caf\\u00e9\\ud83d\\ude00\\\"q\\\\\","
+        "\"InstalledVersion\":\"1.0\\n\",\"Severity\":\"Critical\",\"SeveritySource\":1.5e3,"
+        "\"X\":[true,false,null,-0.5E-2,{}],\"PkgIdentifier\":null}]}]");
+
+    assert_int_equal(f->n, 1);
+    assert_string_equal(f->items[0].id, "CVE-1/x");
+    assert_string_equal(f->items[0].name, "caf\xc3\xa9\xf0\x9f\x98\x80\"q\\");
+    assert_string_equal(f->items[0].version, "1.0\n");
+    assert_string_equal(f->items[0].severity, "critical");
+    assert_null(f->items[0].purl);
+    char *js = vx_findings_json(f, NULL);
+    assert_non_null(strstr(js, "caf\xc3\xa9"));
+    free(js);
+    vx_findings_free(f);
 }
 
 static void test_huge_strings_and_skips(void **state)
@@ -760,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_osv_symbols),
         cmocka_unit_test(test_spdx_with_report),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_huge_strings_and_skips),
         cmocka_unit_test(test_bind),
         cmocka_unit_test(test_versions),
