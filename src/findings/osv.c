@@ -57,7 +57,7 @@ static void symbols_of(struct vx_finding *x, const struct vx_fj *o)
     add_str_array(x, vx_fj_get(o, "functions"), NULL);
 }
 
-/* Symbols (and the first fixed version) from the affected[] entries of a record that name
+/* Symbols (and the applicable fixed version) from the affected[] entries of a record that name
  * package 'name' (all entries when none names it or name is NULL). */
 static void from_affected(struct vx_finding *x, const struct vx_fj *rec, const char *name,
                           bool want_fixed)
@@ -78,16 +78,20 @@ static void from_affected(struct vx_finding *x, const struct vx_fj *rec, const c
         symbols_of(x, vx_fj_get(a, "ecosystem_specific"));
         symbols_of(x, vx_fj_get(a, "database_specific"));
         ranges = vx_fj_get(a, "ranges");
-        for (size_t r = 0; want_fixed && !x->fixed_version && vx_fj_is_arr(ranges) &&
-                           r < vx_fj_len(ranges);
-             r++) {
+        /* the fix that applies: the lowest fixed version above the installed one (a record
+           lists one range per release branch: smallvec 0.6.14 and 1.6.1) */
+        for (size_t r = 0; want_fixed && vx_fj_is_arr(ranges) && r < vx_fj_len(ranges); r++) {
             const struct vx_fj *ev = vx_fj_get(vx_fj_at(ranges, r), "events");
             for (size_t e = 0; vx_fj_is_arr(ev) && e < vx_fj_len(ev); e++) {
                 const char *fx = vx_fj_str_member(vx_fj_at(ev, e), "fixed");
-                if (fx && strlen(fx) <= VX_FND_MAX_FIELD) {
-                    x->fixed_version = vx_xstrdup(fx);
-                    break;
-                }
+                if (!fx || strlen(fx) > VX_FND_MAX_FIELD)
+                    continue;
+                if (x->version && vx_version_cmp(x->type, fx, x->version) <= 0)
+                    continue;
+                if (x->fixed_version && vx_version_cmp(x->type, fx, x->fixed_version) >= 0)
+                    continue;
+                free(x->fixed_version);
+                x->fixed_version = vx_xstrdup(fx);
             }
         }
     }
@@ -200,6 +204,14 @@ static int one_package(struct vx_findings *f, const struct vx_fj *p, const char 
         }
         if ((rc = vx_fnd_new(f, &x, err)) < 0)
             goto out;
+        /* the package first: merging records picks the fixed version by it */
+        if (!vx_fnd_set(&x->name, name) || !vx_fnd_set(&x->version, ver)) {
+            vx_fnd_warn(f, FMT ": %s: a field is over %d bytes (skipped)", w, VX_FND_MAX_FIELD);
+            vx_fnd_drop_last(f);
+            continue;
+        }
+        if (vx_fnd_type_osv(eco))
+            x->type = vx_xstrdup(vx_fnd_type_osv(eco));
         for (size_t k = 0; k < nids; k++) {
             const char *id;
             long r;
@@ -224,13 +236,6 @@ static int one_package(struct vx_findings *f, const struct vx_fj *p, const char 
                 vx_fnd_list_add(&x->aliases, &x->n_aliases, id, NULL);
             }
         }
-        if (!vx_fnd_set(&x->name, name) || !vx_fnd_set(&x->version, ver)) {
-            vx_fnd_warn(f, FMT ": %s: a field is over %d bytes (skipped)", w, VX_FND_MAX_FIELD);
-            vx_fnd_drop_last(f);
-            continue;
-        }
-        if (vx_fnd_type_osv(eco))
-            x->type = vx_xstrdup(vx_fnd_type_osv(eco));
         vx_fnd_keep(f, FMT, w);
     }
 out:

@@ -377,12 +377,14 @@ static void test_osv_scanner(void **state)
     assert_false(has(x->aliases, x->n_aliases, "GHSA-43w2-9j62-hq99"));
     assert_int_equal(x->n_symbols, 1);
     assert_string_equal(x->symbols[0], "smallvec::SmallVec::insert_many");
+    assert_string_equal(x->fixed_version, "1.6.1"); /* not the 0.6 branch's 0.6.14 */
     x = by_id(f, "GHSA-wfg4-322g-9vqv", "memoffset");
     assert_string_equal(x->severity, "medium");
     assert_int_equal(x->n_symbols, 1);
     assert_string_equal(x->symbols[0], "memoffset::offset_of");
     x = by_id(f, "GHSA-qc84-gqf4-9926", "crossbeam-utils");
     assert_int_equal(x->n_symbols, 0);
+    assert_string_equal(x->fixed_version, "0.8.7");
     assert_string_equal(f->artifact, "/path/to/Cargo.lock");
     vx_findings_free(f);
 }
