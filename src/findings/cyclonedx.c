@@ -22,8 +22,8 @@
 
 static int sev_rank(const char *s)
 {
-    static const char *const order[] = {"unknown", "negligible", "low", "medium", "high",
-                                        "critical"};
+    static const char *const order[] = {"unknown", "negligible", "low",
+                                        "medium",  "high",       "critical"};
     for (int i = 0; s && i < (int)VX_ARRAY_SIZE(order); i++)
         if (strcmp(s, order[i]) == 0)
             return i;
@@ -250,15 +250,19 @@ static int one_vuln(struct vx_findings *f, struct cdx_state *st, const struct vx
         if (!c && strncmp(ref, "pkg:", 4) != 0) {
             if (!st->first_unresolved)
                 st->first_unresolved = vx_xasprintf("%s.ref: '%.200s'", w, ref);
-            vx_fnd_warn(f, FMT ": %s.ref: '%.200s' names no component of this document "
-                           "(skipped)", w, ref);
+            vx_fnd_warn(f,
+                        FMT ": %s.ref: '%.200s' names no component of this document "
+                            "(skipped)",
+                        w, ref);
             continue;
         }
         if (c && c->subject) {
             if (!st->first_subject)
                 st->first_subject = vx_xasprintf("%s.ref: '%.200s'", w, ref);
-            vx_fnd_warn(f, FMT ": %s.ref: '%.200s' is the product the BOM describes "
-                           "(metadata.component), not one of its packages (skipped)", w, ref);
+            vx_fnd_warn(f,
+                        FMT ": %s.ref: '%.200s' is the product the BOM describes "
+                            "(metadata.component), not one of its packages (skipped)",
+                        w, ref);
             continue;
         }
         if ((rc = vx_fnd_new(f, &x, err)) < 0)

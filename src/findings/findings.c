@@ -24,8 +24,10 @@
 #include "inventory/inventory.h"   /* pkgs of the bound inventory for the json */
 
 static const char *const format_names[] = {
-    [VX_FINDINGS_TRIVY] = "trivy",     [VX_FINDINGS_GRYPE] = "grype",
-    [VX_FINDINGS_CYCLONEDX] = "cyclonedx", [VX_FINDINGS_SPDX] = "spdx",
+    [VX_FINDINGS_TRIVY] = "trivy",
+    [VX_FINDINGS_GRYPE] = "grype",
+    [VX_FINDINGS_CYCLONEDX] = "cyclonedx",
+    [VX_FINDINGS_SPDX] = "spdx",
     [VX_FINDINGS_OSV] = "osv",
 };
 
@@ -39,8 +41,8 @@ const char *vx_findings_format_name(enum vx_findings_format f)
 static int wrong_type(const char *fmt, const char *where, const char *key, const char *what,
                       struct vx_err **err)
 {
-    return vx_err_set(err, VX_E_INVALID, 0, "%s: %s%s%s: not %s", fmt, where,
-                      *where ? "." : "", key, what);
+    return vx_err_set(err, VX_E_INVALID, 0, "%s: %s%s%s: not %s", fmt, where, *where ? "." : "",
+                      key, what);
 }
 
 int vx_fnd_str(const struct vx_fj *o, const char *key, const char *fmt, const char *where,
@@ -137,8 +139,7 @@ void vx_fnd_warn(struct vx_findings *f, const char *fmt, ...)
 
     if (f->n_warnings > VX_FND_MAX_WARN)
         return;
-    f->warnings = vx_xgrow(f->warnings, sizeof(*f->warnings), f->n_warnings + 1,
-                           &f->cap_warnings);
+    f->warnings = vx_xgrow(f->warnings, sizeof(*f->warnings), f->n_warnings + 1, &f->cap_warnings);
     if (f->n_warnings == VX_FND_MAX_WARN) {
         f->warnings[f->n_warnings++] = vx_xstrdup("more warnings not shown");
         return;
@@ -181,10 +182,12 @@ char *vx_fnd_severity(const char *s)
     static const struct {
         const char *in, *out;
     } map[] = {
-        {"critical", "critical"}, {"high", "high"},         {"important", "high"},
-        {"medium", "medium"},     {"moderate", "medium"},   {"low", "low"},
-        {"negligible", "negligible"}, {"none", "negligible"}, {"info", "negligible"},
-        {"informational", "negligible"}, {"unknown", "unknown"},
+        {"critical", "critical"},     {"high", "high"},
+        {"important", "high"},        {"medium", "medium"},
+        {"moderate", "medium"},       {"low", "low"},
+        {"negligible", "negligible"}, {"none", "negligible"},
+        {"info", "negligible"},       {"informational", "negligible"},
+        {"unknown", "unknown"},
     };
 
     for (size_t i = 0; s && i < VX_ARRAY_SIZE(map); i++)
@@ -278,22 +281,54 @@ const char *vx_fnd_type_trivy(const char *t)
 {
     /* Trivy's Results[].Type: the OS family for os-pkgs, the analyzer for lang-pkgs */
     static const struct type_map m[] = {
-        {"debian", "deb"},        {"ubuntu", "deb"},           {"alpine", "apk"},
-        {"wolfi", "apk"},         {"chainguard", "apk"},       {"redhat", "rpm"},
-        {"centos", "rpm"},        {"rocky", "rpm"},            {"alma", "rpm"},
-        {"amazon", "rpm"},        {"oracle", "rpm"},           {"fedora", "rpm"},
-        {"photon", "rpm"},        {"suse", "rpm"},             {"opensuse", "rpm"},
-        {"opensuse.leap", "rpm"}, {"opensuse.tumbleweed", "rpm"}, {"sles", "rpm"},
-        {"cbl-mariner", "rpm"},   {"azurelinux", "rpm"},       {"npm", "npm"},
-        {"yarn", "npm"},          {"pnpm", "npm"},             {"node-pkg", "npm"},
-        {"bun", "npm"},           {"pip", "pypi"},             {"pipenv", "pypi"},
-        {"poetry", "pypi"},       {"uv", "pypi"},              {"python-pkg", "pypi"},
-        {"gobinary", "golang"},   {"gomod", "golang"},         {"jar", "maven"},
-        {"pom", "maven"},         {"gradle", "maven"},         {"sbt", "maven"},
-        {"cargo", "cargo"},       {"rust-binary", "cargo"},    {"composer", "composer"},
-        {"bundler", "gem"},       {"gemspec", "gem"},          {"nuget", "nuget"},
-        {"dotnet-core", "nuget"}, {"packages-props", "nuget"}, {"conan", "conan"},
-        {"pub", "pub"},           {"hex", "hex"},              {"swift", "swift"},
+        {"debian", "deb"},
+        {"ubuntu", "deb"},
+        {"alpine", "apk"},
+        {"wolfi", "apk"},
+        {"chainguard", "apk"},
+        {"redhat", "rpm"},
+        {"centos", "rpm"},
+        {"rocky", "rpm"},
+        {"alma", "rpm"},
+        {"amazon", "rpm"},
+        {"oracle", "rpm"},
+        {"fedora", "rpm"},
+        {"photon", "rpm"},
+        {"suse", "rpm"},
+        {"opensuse", "rpm"},
+        {"opensuse.leap", "rpm"},
+        {"opensuse.tumbleweed", "rpm"},
+        {"sles", "rpm"},
+        {"cbl-mariner", "rpm"},
+        {"azurelinux", "rpm"},
+        {"npm", "npm"},
+        {"yarn", "npm"},
+        {"pnpm", "npm"},
+        {"node-pkg", "npm"},
+        {"bun", "npm"},
+        {"pip", "pypi"},
+        {"pipenv", "pypi"},
+        {"poetry", "pypi"},
+        {"uv", "pypi"},
+        {"python-pkg", "pypi"},
+        {"gobinary", "golang"},
+        {"gomod", "golang"},
+        {"jar", "maven"},
+        {"pom", "maven"},
+        {"gradle", "maven"},
+        {"sbt", "maven"},
+        {"cargo", "cargo"},
+        {"rust-binary", "cargo"},
+        {"composer", "composer"},
+        {"bundler", "gem"},
+        {"gemspec", "gem"},
+        {"nuget", "nuget"},
+        {"dotnet-core", "nuget"},
+        {"packages-props", "nuget"},
+        {"conan", "conan"},
+        {"pub", "pub"},
+        {"hex", "hex"},
+        {"swift", "swift"},
         {"cocoapods", "cocoapods"},
     };
     return map_type(m, VX_ARRAY_SIZE(m), t);
@@ -302,10 +337,18 @@ const char *vx_fnd_type_trivy(const char *t)
 const char *vx_fnd_type_grype(const char *t)
 {
     static const struct type_map m[] = {
-        {"deb", "deb"},         {"rpm", "rpm"},           {"apk", "apk"},
-        {"python", "pypi"},     {"npm", "npm"},           {"go-module", "golang"},
-        {"java-archive", "maven"}, {"jenkins-plugin", "maven"}, {"gem", "gem"},
-        {"rust-crate", "cargo"}, {"php-composer", "composer"}, {"dotnet", "nuget"},
+        {"deb", "deb"},
+        {"rpm", "rpm"},
+        {"apk", "apk"},
+        {"python", "pypi"},
+        {"npm", "npm"},
+        {"go-module", "golang"},
+        {"java-archive", "maven"},
+        {"jenkins-plugin", "maven"},
+        {"gem", "gem"},
+        {"rust-crate", "cargo"},
+        {"php-composer", "composer"},
+        {"dotnet", "nuget"},
     };
     return map_type(m, VX_ARRAY_SIZE(m), t);
 }
@@ -313,10 +356,10 @@ const char *vx_fnd_type_grype(const char *t)
 const char *vx_fnd_type_osv(const char *e)
 {
     static const struct type_map m[] = {
-        {"Go", "golang"},  {"npm", "npm"},        {"PyPI", "pypi"},   {"Maven", "maven"},
-        {"crates.io", "cargo"}, {"RubyGems", "gem"}, {"NuGet", "nuget"},
-        {"Packagist", "composer"}, {"Debian", "deb"}, {"Ubuntu", "deb"}, {"Alpine", "apk"},
-        {"Pub", "pub"},   {"Hex", "hex"},
+        {"Go", "golang"},       {"npm", "npm"},      {"PyPI", "pypi"},   {"Maven", "maven"},
+        {"crates.io", "cargo"}, {"RubyGems", "gem"}, {"NuGet", "nuget"}, {"Packagist", "composer"},
+        {"Debian", "deb"},      {"Ubuntu", "deb"},   {"Alpine", "apk"},  {"Pub", "pub"},
+        {"Hex", "hex"},
     };
     char head[32];
     const char *colon;
@@ -364,8 +407,8 @@ static enum shape detect(const struct vx_fj *doc)
     if (vx_fj_is_arr(doc)) {
         /* legacy Trivy: [{"Target":..,"Vulnerabilities":[..]}]; [] is an empty report */
         const struct vx_fj *first = vx_fj_at(doc, 0);
-        if (!first || (vx_fj_is_obj(first) && (vx_fj_get(first, "Target") ||
-                                                 vx_fj_get(first, "Vulnerabilities"))))
+        if (!first || (vx_fj_is_obj(first) &&
+                       (vx_fj_get(first, "Target") || vx_fj_get(first, "Vulnerabilities"))))
             return SHAPE_TRIVY;
         return SHAPE_UNKNOWN;
     }

@@ -42,10 +42,10 @@ const char *vx_fj_str_member(const struct vx_fj *obj, const char *key);
 /* Per-field caps. A description is cut (at a UTF-8 boundary) to 4 KiB; an identifying
  * field (id, name, version, purl, ...) longer than 1 KiB is no real package: the entry is
  * skipped with a warning. */
-#define VX_FND_MAX_DESC   4096
-#define VX_FND_MAX_FIELD  1024
-#define VX_FND_MAX_WARN   1000
-#define VX_FND_MAX_LIST   4096 /* aliases, symbols, locations per finding */
+#define VX_FND_MAX_DESC  4096
+#define VX_FND_MAX_FIELD 1024
+#define VX_FND_MAX_WARN  1000
+#define VX_FND_MAX_LIST  4096 /* aliases, symbols, locations per finding */
 
 /* A package known from an accompanying SBOM (SPDX packages, CycloneDX components): lets a
  * report whose entries name SPDXIDs or bom-refs, or give no purl, be completed. */

@@ -29,8 +29,8 @@ enum { T_NULL, T_TRUE, T_FALSE, T_NUM, T_STR, T_ARR, T_OBJ };
 struct vx_fj {
     unsigned char type;
     union {
-        size_t a;                    /* while parsing: offset in text, or first index in kids */
-        const char *s;               /* after: T_STR decoded text (NUL-terminated), T_NUM text */
+        size_t a;                     /* while parsing: offset in text, or first index in kids */
+        const char *s;                /* after: T_STR decoded text (NUL-terminated), T_NUM text */
         const struct vx_fj *const *k; /* after: containers' children */
     } u;
     size_t n; /* T_STR/T_NUM: byte length; T_ARR: items; T_OBJ: members (2n kids) */
@@ -448,8 +448,8 @@ int vx_fj_parse(const char *text, size_t len, struct vx_fj_doc **out, struct vx_
                 col++;
         }
         vx_fj_free(d);
-        return vx_err_set(err, VX_E_INVALID, 0, "malformed json at line %zu column %zu: %s",
-                          line, col, p.fail);
+        return vx_err_set(err, VX_E_INVALID, 0, "malformed json at line %zu column %zu: %s", line,
+                          col, p.fail);
     }
     /* nodes[] is final: turn offsets and indices into pointers */
     d->kidp = vx_xmalloc((d->n_kids + 1) * sizeof(*d->kidp));

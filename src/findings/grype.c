@@ -18,8 +18,8 @@
 
 #define FMT "grype"
 
-static int fixed_versions(const struct vx_fj *vuln, const char *where, char **out, const char **state,
-                          struct vx_err **err)
+static int fixed_versions(const struct vx_fj *vuln, const char *where, char **out,
+                          const char **state, struct vx_err **err)
 {
     struct vx_buf b = VX_BUF_INIT(VX_FND_MAX_FIELD);
     char w[192];
@@ -162,8 +162,7 @@ int vx_fnd_parse_grype(const struct vx_fj *doc, struct vx_findings *f, struct vx
     src = vx_fj_get(doc, "source");
     if (vx_fj_is_obj(src)) {
         const struct vx_fj *t = vx_fj_get(src, "target");
-        const char *s = vx_fj_is_str(t) ? vx_fj_strval(t)
-                                          : vx_fj_strval(vx_fj_get(t, "userInput"));
+        const char *s = vx_fj_is_str(t) ? vx_fj_strval(t) : vx_fj_strval(vx_fj_get(t, "userInput"));
         if (s && strlen(s) <= VX_FND_MAX_FIELD)
             f->artifact = vx_xstrdup(s);
     }

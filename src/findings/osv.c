@@ -99,8 +99,8 @@ static void from_affected(struct vx_finding *x, const struct vx_fj *rec, const c
 
 static int sev_rank(const char *s)
 {
-    static const char *const order[] = {"unknown", "negligible", "low", "medium", "high",
-                                        "critical"};
+    static const char *const order[] = {"unknown", "negligible", "low",
+                                        "medium",  "high",       "critical"};
     for (int i = 0; s && i < (int)VX_ARRAY_SIZE(order); i++)
         if (strcmp(s, order[i]) == 0)
             return i;
@@ -115,8 +115,7 @@ static void merge_record(struct vx_finding *x, const struct vx_fj *rec, const ch
 
     vx_fnd_list_add(&x->aliases, &x->n_aliases, id, NULL);
     for (size_t i = 0; vx_fj_is_arr(aliases) && i < vx_fj_len(aliases); i++)
-        vx_fnd_list_add(&x->aliases, &x->n_aliases, vx_fj_strval(vx_fj_at(aliases, i)),
-                        NULL);
+        vx_fnd_list_add(&x->aliases, &x->n_aliases, vx_fj_strval(vx_fj_at(aliases, i)), NULL);
     if (vx_fj_is_obj(dbs) && vx_fj_str_member(dbs, "severity")) {
         char *s = vx_fnd_severity(vx_fj_str_member(dbs, "severity"));
         if (!x->severity || sev_rank(s) > sev_rank(x->severity)) {
@@ -307,8 +306,7 @@ static int one_record(struct vx_findings *f, const struct vx_fj *rec, const char
         (rc = vx_fnd_arr(rec, "affected", FMT, where, &aff, err)) < 0)
         return rc;
     if (!id)
-        return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s%sid: missing", where,
-                          *where ? "." : "");
+        return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s%sid: missing", where, *where ? "." : "");
     for (size_t i = 0; i < f->n; i++) {
         struct vx_finding *x = &f->items[i];
         if (!names_record(x, rec))
@@ -329,8 +327,7 @@ int vx_findings_add_osv_symbols(struct vx_findings *f, const char *data, size_t 
 
     *n_matched = 0;
     if (len > VX_FINDINGS_MAX_BYTES)
-        return vx_err_set(err, VX_E_TOO_LARGE, 0, FMT ": record of %zu bytes is over the cap",
-                          len);
+        return vx_err_set(err, VX_E_TOO_LARGE, 0, FMT ": record of %zu bytes is over the cap", len);
     if ((rc = vx_fj_parse(data, len, &d, err)) < 0)
         return vx_err_wrap(err, FMT ": record is not JSON");
     doc = vx_fj_root(d);

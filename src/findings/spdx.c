@@ -16,7 +16,8 @@
 
 #define FMT "spdx"
 
-static int pkg_purl(const struct vx_fj *p, const char *where, const char **purl, struct vx_err **err)
+static int pkg_purl(const struct vx_fj *p, const char *where, const char **purl,
+                    struct vx_err **err)
 {
     const struct vx_fj *refs;
     char w[160];

@@ -19,8 +19,8 @@
 
 #define FMT "trivy"
 
-static int one_vuln(struct vx_findings *f, const struct vx_fj *v, const char *where, const char *type,
-                    struct vx_err **err)
+static int one_vuln(struct vx_findings *f, const struct vx_fj *v, const char *where,
+                    const char *type, struct vx_err **err)
 {
     struct vx_finding *x;
     const char *id, *name, *pkgid, *ver, *fixed, *sev, *status, *title, *desc, *pkgpath;
@@ -73,8 +73,8 @@ static int one_vuln(struct vx_findings *f, const struct vx_fj *v, const char *wh
     for (size_t i = 0; vendor && i < vx_fj_len(vendor); i++) {
         const struct vx_fj *a = vx_fj_at(vendor, i);
         if (!vx_fj_is_str(a))
-            return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s.VendorIDs[%zu]: not a string",
-                              where, i);
+            return vx_err_set(err, VX_E_INVALID, 0, FMT ": %s.VendorIDs[%zu]: not a string", where,
+                              i);
         vx_fnd_list_add(&x->aliases, &x->n_aliases, vx_fj_strval(a), NULL);
     }
     vx_fnd_keep(f, FMT, where);

@@ -40,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* the same bytes as an SBOM next to a tiny report */
         static const char rep[] = "{\"bomFormat\":\"CycloneDX\",\"vulnerabilities\":[{\"id\":"
                                   "\"CVE-1\",\"affects\":[{\"ref\":\"SPDXRef-a\"}]}]}";
-        if (vx_findings_parse_with_sbom(rep, sizeof(rep) - 1, (const char *)data, size, &g,
-                                        &err) == 0)
+        if (vx_findings_parse_with_sbom(rep, sizeof(rep) - 1, (const char *)data, size, &g, &err) ==
+            0)
             check(g);
         vx_err_free(&err);
         vx_findings_free(g);

@@ -67,8 +67,7 @@ static char *parse_err(const char *text, size_t len)
     return msg;
 }
 
-static const struct vx_finding *by_id(const struct vx_findings *f, const char *id,
-                                      const char *name)
+static const struct vx_finding *by_id(const struct vx_findings *f, const char *id, const char *name)
 {
     for (size_t i = 0; i < f->n; i++)
         if (!strcmp(f->items[i].id, id) && (!name || !strcmp(f->items[i].name, name)))
@@ -103,7 +102,8 @@ static const struct sample samples[] = {
     {"grype/defectdojo-grype-busybox-epss.json", 15, "grype"},
     {"grype/defectdojo-grype-many_vulns3-debian10-old-schema.json", 327, "grype"},
     {"grype/grype-snapshot-TestJsonImgsPresenter.json", 2, "grype"},
-    {"grype/syft-grype-sbom-ubuntu-20.04-pruned.syft.json", -1, "syft: a Syft JSON document is an SBOM"},
+    {"grype/syft-grype-sbom-ubuntu-20.04-pruned.syft.json", -1,
+     "syft: a Syft JSON document is an SBOM"},
     {"cyclonedx/bom-examples-cisa-Case-1_vex-affected.json", -1,
      "cyclonedx: vulnerabilities[0].affects[0].ref: 'product-DEF' is the product the BOM "
      "describes"},
@@ -167,24 +167,21 @@ static void test_every_sample(void **state)
             if (rc == 0)
                 fail_msg("%s: parsed (%zu findings), expected an error", samples[i].file, f->n);
             if (!strstr(err->msg, samples[i].format))
-                fail_msg("%s: error '%s' lacks '%s'", samples[i].file, err->msg,
-                         samples[i].format);
+                fail_msg("%s: error '%s' lacks '%s'", samples[i].file, err->msg, samples[i].format);
             vx_err_free(&err);
         } else {
             if (rc < 0)
                 fail_msg("%s: %s", samples[i].file, err->msg);
             if ((long)f->n != samples[i].count)
-                fail_msg("%s: %zu findings, expected %ld", samples[i].file, f->n,
-                         samples[i].count);
+                fail_msg("%s: %zu findings, expected %ld", samples[i].file, f->n, samples[i].count);
             assert_string_equal(vx_findings_format_name(f->format), samples[i].format);
             /* every finding has an id, a package and a normalised severity */
             for (size_t k = 0; k < f->n; k++) {
                 const char *s = f->items[k].severity;
                 assert_non_null(f->items[k].id);
                 assert_true(f->items[k].name || f->items[k].purl);
-                assert_true(!strcmp(s, "critical") || !strcmp(s, "high") ||
-                            !strcmp(s, "medium") || !strcmp(s, "low") ||
-                            !strcmp(s, "negligible") || !strcmp(s, "unknown"));
+                assert_true(!strcmp(s, "critical") || !strcmp(s, "high") || !strcmp(s, "medium") ||
+                            !strcmp(s, "low") || !strcmp(s, "negligible") || !strcmp(s, "unknown"));
                 assert_int_equal(f->items[k].pkg, -1);
             }
             char *js = vx_findings_json(f, NULL);
@@ -226,15 +223,14 @@ static void test_trivy_fields(void **state)
     assert_string_equal(x->type, "rpm");
     assert_string_equal(x->severity, "medium");
     assert_string_equal(x->status, "fixed");
-    assert_string_equal(x->purl,
-                        "pkg:rpm/centos/openssl-libs@1.0.2k-16.el7?arch=x86_64&"
-                        "distro=centos-7.6.1810&epoch=1");
+    assert_string_equal(x->purl, "pkg:rpm/centos/openssl-libs@1.0.2k-16.el7?arch=x86_64&"
+                                 "distro=centos-7.6.1810&epoch=1");
     assert_true(has(x->aliases, x->n_aliases, "RHSA-2019:2304"));
     vx_findings_free(f);
 
     /* every Status value survives */
     f = sample("trivy/defectdojo-trivy-all_statuses-debian10.json");
-    static const char *const st[] = {"unknown",      "not_affected", "affected",
+    static const char *const st[] = {"unknown",      "not_affected",        "affected",
                                      "fixed",        "under_investigation", "will_not_fix",
                                      "fix_deferred", "end_of_life"};
     for (size_t i = 0; i < VX_ARRAY_SIZE(st); i++) {
@@ -332,18 +328,18 @@ static void test_cyclonedx_fields(void **state)
 static void test_cyclonedx_nested_and_bom_link(void **state)
 {
     (void)state;
-    struct vx_findings *f = parse_ok(
-        "{\"bomFormat\":\"CycloneDX\",\"specVersion\":\"1.6\","
-        "\"serialNumber\":\"urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79\","
-        "\"components\":[{\"bom-ref\":\"app\",\"name\":\"app\",\"components\":["
-        "{\"bom-ref\":\"inner\",\"name\":\"zlib\",\"version\":\"1.2.13\","
-        "\"purl\":\"pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1\"}]}],"
-        "\"vulnerabilities\":[{\"id\":\"CVE-1\",\"references\":[{\"id\":\"GHSA-x\"}],"
-        "\"ratings\":[{\"severity\":\"low\"},{\"severity\":\"critical\"}],"
-        "\"affects\":[{\"ref\":\"inner\"},"
-        "{\"ref\":\"urn:cdx:3e671687-395b-41f5-a30f-a58921a69b79/1#inner\"},"
-        "{\"ref\":\"urn:cdx:00000000-0000-0000-0000-000000000000/1#inner\"},"
-        "{\"ref\":\"pkg:npm/left-pad@1.0.0\"}]}]}");
+    struct vx_findings *f =
+        parse_ok("{\"bomFormat\":\"CycloneDX\",\"specVersion\":\"1.6\","
+                 "\"serialNumber\":\"urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79\","
+                 "\"components\":[{\"bom-ref\":\"app\",\"name\":\"app\",\"components\":["
+                 "{\"bom-ref\":\"inner\",\"name\":\"zlib\",\"version\":\"1.2.13\","
+                 "\"purl\":\"pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1\"}]}],"
+                 "\"vulnerabilities\":[{\"id\":\"CVE-1\",\"references\":[{\"id\":\"GHSA-x\"}],"
+                 "\"ratings\":[{\"severity\":\"low\"},{\"severity\":\"critical\"}],"
+                 "\"affects\":[{\"ref\":\"inner\"},"
+                 "{\"ref\":\"urn:cdx:3e671687-395b-41f5-a30f-a58921a69b79/1#inner\"},"
+                 "{\"ref\":\"urn:cdx:00000000-0000-0000-0000-000000000000/1#inner\"},"
+                 "{\"ref\":\"pkg:npm/left-pad@1.0.0\"}]}]}");
 
     assert_int_equal(f->n, 3);
     assert_string_equal(f->items[0].name, "zlib");
@@ -458,8 +454,7 @@ static void test_spdx_with_report(void **state)
     assert_string_equal(f->items[0].purl,
                         "pkg:apk/alpine/apk-tools@2.12.10-r1?arch=x86_64&distro=alpine-3.17.2");
     vx_findings_free(f);
-    assert_int_equal(vx_findings_parse_with_sbom(report2, strlen(report2), spdx, len, &f, &err),
-                     0);
+    assert_int_equal(vx_findings_parse_with_sbom(report2, strlen(report2), spdx, len, &f, &err), 0);
     assert_string_equal(f->items[0].purl,
                         "pkg:apk/alpine/alpine-keys@2.4-r1?arch=x86_64&distro=alpine-3.17.2");
     vx_findings_free(f);
@@ -500,14 +495,16 @@ static void test_malformed(void **state)
     ERR("{\"SchemaVersion\":2,\"Results\":[{\"Vulnerabilities\":[{\"VulnerabilityID\":\"x\","
         "\"PkgIdentifier\":{\"PURL\":[]}}]}]}",
         "trivy: Results[0].Vulnerabilities[0].PkgIdentifier.PURL: not a string");
-    ERR("[{\"Target\":\"x\",\"Vulnerabilities\":[1]}]", "trivy: [0].Vulnerabilities[0]: not an object");
+    ERR("[{\"Target\":\"x\",\"Vulnerabilities\":[1]}]",
+        "trivy: [0].Vulnerabilities[0]: not an object");
     ERR("{\"matches\":[{\"vulnerability\":{\"id\":\"x\"},\"artifact\":{\"name\":\"n\","
         "\"locations\":\"x\"}}]}",
         "grype: matches[0].artifact.locations: not an array");
     ERR("{\"matches\":[{\"vulnerability\":{\"id\":\"x\",\"fix\":{\"versions\":[1]}},"
         "\"artifact\":{}}]}",
         "grype: matches[0].vulnerability.fix.versions[0]: not a string");
-    ERR("{\"bomFormat\":\"CycloneDX\",\"vulnerabilities\":[{\"id\":\"x\",\"affects\":[{\"ref\":7}]}]}",
+    ERR("{\"bomFormat\":\"CycloneDX\",\"vulnerabilities\":[{\"id\":\"x\",\"affects\":[{\"ref\":7}]}"
+        "]}",
         "cyclonedx: vulnerabilities[0].affects[0].ref: not a string");
     ERR("{\"bomFormat\":\"CycloneDX\",\"components\":[{\"components\":[{\"purl\":{}}]}],"
         "\"vulnerabilities\":[]}",
@@ -527,8 +524,8 @@ static void test_malformed(void **state)
     ERR("{\"matches\":[],\"matches\":[]}", "duplicate object key");
     ERR("{\"matches\":[]} x", "trailing data after the value");
     ERR("{\"matches\":[\"\xc3\x28\"]}", "invalid UTF-8 in string");
-    ERR("{\"matches\":[\"\xe0\x80\xaf\"]}", "invalid UTF-8 in string");    /* overlong */
-    ERR("{\"matches\":[\"\xed\xa0\x80\"]}", "invalid UTF-8 in string");    /* surrogate */
+    ERR("{\"matches\":[\"\xe0\x80\xaf\"]}", "invalid UTF-8 in string"); /* overlong */
+    ERR("{\"matches\":[\"\xed\xa0\x80\"]}", "invalid UTF-8 in string"); /* surrogate */
     ERR("{\"matches\":[\"\\ud800x\"]}", "invalid surrogate pair");
     ERR("{\"matches\":[\"\\udc00\"]}", "invalid surrogate in");
     ERR("{\"matches\":[\"\\u0000\"]}", "\\u0000 in string");
@@ -632,17 +629,17 @@ static struct vx_inventory *small_inventory(void)
     struct vx_err *err = NULL;
     struct vx_pkg *p;
 
-    p = vx_inventory_add(inv, VX_PKG_DEB, "bash", "5.0-4", "amd64", "debian");        /* 0 */
+    p = vx_inventory_add(inv, VX_PKG_DEB, "bash", "5.0-4", "amd64", "debian"); /* 0 */
     assert_int_equal(vx_pkg_add_file(inv, p, "/bin/bash", &err), 0);
-    vx_inventory_add(inv, VX_PKG_DEB, "libpcre3", "2:8.39-12", "amd64", "debian");   /* 1 */
+    vx_inventory_add(inv, VX_PKG_DEB, "libpcre3", "2:8.39-12", "amd64", "debian"); /* 1 */
     vx_inventory_add(inv, VX_PKG_RPM, "openssl-libs", "1:1.0.2k-16.el7", "x86_64",
-                     "centos");                                                        /* 2 */
-    vx_inventory_add(inv, VX_PKG_PYPI, "Flask_Login", "0.6.2", NULL, NULL);           /* 3 */
-    vx_inventory_add(inv, VX_PKG_APK, "musl", "1.2.3-r0", "x86_64", "alpine");        /* 4 */
-    vx_inventory_add(inv, VX_PKG_NPM, "core", "7.1.0", NULL, "@babel");               /* 5 */
-    vx_inventory_add(inv, VX_PKG_DEB, "zsh", "5.8-6", "amd64", "debian");             /* 6 */
-    vx_inventory_add(inv, VX_PKG_DEB, "zsh", "5.8-7", "i386", "debian");              /* 7 */
-    vx_inventory_add(inv, VX_PKG_PYPI, "six", "1.16.0", NULL, NULL);                  /* 8 */
+                     "centos");                                                /* 2 */
+    vx_inventory_add(inv, VX_PKG_PYPI, "Flask_Login", "0.6.2", NULL, NULL);    /* 3 */
+    vx_inventory_add(inv, VX_PKG_APK, "musl", "1.2.3-r0", "x86_64", "alpine"); /* 4 */
+    vx_inventory_add(inv, VX_PKG_NPM, "core", "7.1.0", NULL, "@babel");        /* 5 */
+    vx_inventory_add(inv, VX_PKG_DEB, "zsh", "5.8-6", "amd64", "debian");      /* 6 */
+    vx_inventory_add(inv, VX_PKG_DEB, "zsh", "5.8-7", "i386", "debian");       /* 7 */
+    vx_inventory_add(inv, VX_PKG_PYPI, "six", "1.16.0", NULL, NULL);           /* 8 */
     return inv;
 }
 
@@ -754,27 +751,48 @@ static void test_versions(void **state)
         const char *type, *a, *b;
         int want;
     } c[] = {
-        {"deb", "1.0~rc1", "1.0", -1},      {"deb", "1:1.0", "2.0", 1},
-        {"deb", "1.0-1", "1.0-2", -1},      {"deb", "1.0a", "1.0", 1},
-        {"deb", "1.0+b1", "1.0", 1},        {"deb", "2.30-1", "2.4-1", 1},
-        {"deb", "0:1.0", "1.0", 0},         {"deb", "1.0", "1.0-0", 0},
-        {"deb", "1.0~~", "1.0~", -1},       {"deb", "1.0~", "1.0", -1},
-        {"deb", "3.0.11-1~deb12u2", "3.0.11-1", -1}, {"deb", "1.2.13.dfsg-1", "1.2.13-1", 1},
-        {"deb", "a", "+", -1},              {"deb", "010", "10", 0},
-        {"rpm", "1.0", "1.0.1", -1},        {"rpm", "1.0~rc1", "1.0", -1},
-        {"rpm", "1.0^post1", "1.0", 1},     {"rpm", "1.0^post1", "1.0.1", -1},
-        {"rpm", "2a", "2.0", -1},           {"rpm", "1:1.0-1", "2.0-1", 1},
-        {"rpm", "1.0-1.el7", "1.0-2.el7", -1}, {"rpm", "1.0.2k-16.el7", "1.0.2k-19.el7", -1},
-        {"rpm", "1.0", "1.0", 0},           {"rpm", "1.0-1", "1.0", 0},
-        {"rpm", "1.01", "1.1", 0},          {"rpm", "a", "b", -1},
-        {"apk", "1.2.3_rc1-r0", "1.2.3-r0", -1}, {"apk", "1.2.3-r0", "1.2.3-r1", -1},
-        {"apk", "1.2.3_p1-r0", "1.2.3-r0", 1},   {"apk", "1.10", "1.9", 1},
-        {"apk", "1.2a", "1.2", 1},          {"apk", "1.2_alpha", "1.2_beta", -1},
-        {"apk", "1.1.1b-r1", "1.1.1d-r0", -1},   {"apk", "1.2.3", "1.2.3.1", -1},
-        {"npm", "1.10.0", "1.9.0", 1},      {"golang", "v1.2.3", "1.2.3", 0},
-        {"npm", "1.0.0-rc.1", "1.0.0", -1}, {"npm", "1.0.0-alpha", "1.0.0-alpha.1", -1},
-        {"npm", "1.0.0-alpha.beta", "1.0.0-beta", -1}, {"npm", "1.0.0-beta.2", "1.0.0-beta.11", -1},
-        {"npm", "1.0.0+build", "1.0.0", 0}, {NULL, "2.0", "10.0", -1},
+        {"deb", "1.0~rc1", "1.0", -1},
+        {"deb", "1:1.0", "2.0", 1},
+        {"deb", "1.0-1", "1.0-2", -1},
+        {"deb", "1.0a", "1.0", 1},
+        {"deb", "1.0+b1", "1.0", 1},
+        {"deb", "2.30-1", "2.4-1", 1},
+        {"deb", "0:1.0", "1.0", 0},
+        {"deb", "1.0", "1.0-0", 0},
+        {"deb", "1.0~~", "1.0~", -1},
+        {"deb", "1.0~", "1.0", -1},
+        {"deb", "3.0.11-1~deb12u2", "3.0.11-1", -1},
+        {"deb", "1.2.13.dfsg-1", "1.2.13-1", 1},
+        {"deb", "a", "+", -1},
+        {"deb", "010", "10", 0},
+        {"rpm", "1.0", "1.0.1", -1},
+        {"rpm", "1.0~rc1", "1.0", -1},
+        {"rpm", "1.0^post1", "1.0", 1},
+        {"rpm", "1.0^post1", "1.0.1", -1},
+        {"rpm", "2a", "2.0", -1},
+        {"rpm", "1:1.0-1", "2.0-1", 1},
+        {"rpm", "1.0-1.el7", "1.0-2.el7", -1},
+        {"rpm", "1.0.2k-16.el7", "1.0.2k-19.el7", -1},
+        {"rpm", "1.0", "1.0", 0},
+        {"rpm", "1.0-1", "1.0", 0},
+        {"rpm", "1.01", "1.1", 0},
+        {"rpm", "a", "b", -1},
+        {"apk", "1.2.3_rc1-r0", "1.2.3-r0", -1},
+        {"apk", "1.2.3-r0", "1.2.3-r1", -1},
+        {"apk", "1.2.3_p1-r0", "1.2.3-r0", 1},
+        {"apk", "1.10", "1.9", 1},
+        {"apk", "1.2a", "1.2", 1},
+        {"apk", "1.2_alpha", "1.2_beta", -1},
+        {"apk", "1.1.1b-r1", "1.1.1d-r0", -1},
+        {"apk", "1.2.3", "1.2.3.1", -1},
+        {"npm", "1.10.0", "1.9.0", 1},
+        {"golang", "v1.2.3", "1.2.3", 0},
+        {"npm", "1.0.0-rc.1", "1.0.0", -1},
+        {"npm", "1.0.0-alpha", "1.0.0-alpha.1", -1},
+        {"npm", "1.0.0-alpha.beta", "1.0.0-beta", -1},
+        {"npm", "1.0.0-beta.2", "1.0.0-beta.11", -1},
+        {"npm", "1.0.0+build", "1.0.0", 0},
+        {NULL, "2.0", "10.0", -1},
         {"pypi", "1.0", "1.0.0", -1},
     };
 
