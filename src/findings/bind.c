@@ -120,7 +120,7 @@ static char *key3(const char *type, const char *ns, const char *name, const char
 /* ---- a minimal purl reader ----------------------------------------------------------------- */
 
 struct coords {
-    char *type, *ns, *name, *version, *epoch;
+    char *type, *ns, *name, *version, *epoch, *arch;
 };
 
 static int hexval(char c)
@@ -154,6 +154,7 @@ static void coords_release(struct coords *c)
     free(c->name);
     free(c->version);
     free(c->epoch);
+    free(c->arch);
     memset(c, 0, sizeof(*c));
 }
 
@@ -168,7 +169,7 @@ static bool purl_coords(const char *purl, struct coords *c)
     while (*p == '/')
         p++;
     end = p + strcspn(p, "?#");
-    /* qualifiers: only epoch matters */
+    /* qualifiers: the epoch is part of the version; arch picks among multi-arch packages */
     if (*end == '?') {
         const char *qs = end + 1, *qe = qs + strcspn(qs, "#");
         for (const char *k = qs; k < qe;) {
@@ -176,6 +177,8 @@ static bool purl_coords(const char *purl, struct coords *c)
             const char *ke = amp ? amp : qe;
             if (ke - k > 6 && strncmp(k, "epoch=", 6) == 0)
                 c->epoch = decode(k + 6, (size_t)(ke - k - 6));
+            else if (ke - k > 5 && strncmp(k, "arch=", 5) == 0)
+                c->arch = decode(k + 5, (size_t)(ke - k - 5));
             k = amp ? amp + 1 : qe;
         }
     }
@@ -334,6 +337,14 @@ int vx_findings_bind(struct vx_findings *f, const struct vx_inventory *inv, size
             e = find(&t[2], key, &n);
             free(key);
             by = "name_version";
+        }
+        /* libc6:amd64 and libc6:i386 share every key but the arch the purl may name */
+        for (size_t k = 1; e && have && c.arch && k < n; k++) {
+            const char *pa = inv->pkgs[e[0].pkg].arch;
+            if (pa && strcmp(pa, c.arch) == 0)
+                break;
+            if (inv->pkgs[e[k].pkg].arch && strcmp(inv->pkgs[e[k].pkg].arch, c.arch) == 0)
+                e = &e[k], n = 1;
         }
         if (e) {
             x->pkg = (long)e->pkg;
