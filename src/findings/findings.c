@@ -539,8 +539,6 @@ int vx_findings_parse_file(const char *path, struct vx_findings **out, struct vx
     rc = read_file(path, &b, err);
     if (rc == 0)
         rc = vx_findings_parse(vx_buf_str(&b), b.len, out, err);
-    if (rc < 0 && *err && !strstr((*err)->msg, path))
-        vx_err_wrap(err, "%s", path);
     vx_buf_release(&b);
     return rc;
 }

@@ -251,6 +251,20 @@ static void test_trivy_fields(void **state)
     assert_string_equal(x->severity, "low");
     vx_findings_free(f);
 
+    /* from a file; a missing file is not_found naming it */
+    {
+        struct vx_err *err = NULL;
+        char *path = vx_xasprintf("%s/trivy/trivy-golden-npm.json", VX_SAMPLES_DIR);
+        assert_int_equal(vx_findings_parse_file(path, &f, &err), 0);
+        assert_int_equal(f->n, 1);
+        vx_findings_free(f);
+        assert_int_equal(vx_findings_parse_file("/nonexistent/x.json", &f, &err),
+                         -VX_E_NOT_FOUND);
+        assert_null(f);
+        assert_non_null(strstr(err->msg, "'/nonexistent/x.json'"));
+        vx_err_free(&err);
+        free(path);
+    }
     f = sample("trivy/trivy-golden-npm.json");
     assert_string_equal(f->items[0].type, "npm");
     assert_string_equal(f->items[0].purl, "pkg:npm/jquery@3.3.9");
