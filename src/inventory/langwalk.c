@@ -21,7 +21,8 @@
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/err.h"
-#include "inventory/inv_int.h" /* struct vx_inv_scan */
+#include "inventory/inv_int.h"   /* struct vx_inv_scan */
+#include "inventory/inventory.h" /* vx_inventory_add (dedup) */
 
 #define MAX_DIR_ENTRIES 200000 /* names read from one directory before it is cut short */
 
@@ -255,4 +256,75 @@ bool vx_lang_ends_with(const char *s, const char *suffix)
     size_t a = strlen(s), b = strlen(suffix);
 
     return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void dedup_put(struct vx_lang_dedup *d, char *key, size_t idx)
+{
+    size_t mask = d->cap - 1, i = hash_str(key) & mask;
+
+    while (d->keys[i])
+        i = (i + 1) & mask;
+    d->keys[i] = key;
+    d->idx[i] = idx;
+    d->n++;
+}
+
+size_t vx_lang_dedup_get(struct vx_lang_dedup *d, struct vx_inventory *inv, int type,
+                         const char *name, const char *version, const char *namespace,
+                         bool *added)
+{
+    char *key = vx_xasprintf("%d %s %s %s", type, name, version, namespace ? namespace : "");
+    size_t i;
+
+    if ((d->n + 1) * 2 > d->cap) {
+        struct vx_lang_dedup old = *d;
+
+        d->cap = d->cap ? d->cap * 2 : 64;
+        d->keys = vx_xcalloc(d->cap, sizeof(*d->keys));
+        d->idx = vx_xcalloc(d->cap, sizeof(*d->idx));
+        d->n = 0;
+        for (size_t j = 0; j < old.cap; j++)
+            if (old.keys[j])
+                dedup_put(d, old.keys[j], old.idx[j]);
+        free(old.keys);
+        free(old.idx);
+    }
+    for (i = hash_str(key) & (d->cap - 1); d->keys[i]; i = (i + 1) & (d->cap - 1))
+        if (strcmp(d->keys[i], key) == 0) {
+            free(key);
+            *added = false;
+            return d->idx[i];
+        }
+    vx_inventory_add(inv, (enum vx_pkg_type)type, name, version, NULL, namespace);
+    dedup_put(d, key, inv->n_pkgs - 1);
+    *added = true;
+    return inv->n_pkgs - 1;
+}
+
+void vx_lang_dedup_release(struct vx_lang_dedup *d)
+{
+    for (size_t i = 0; i < d->cap; i++)
+        free(d->keys[i]);
+    free(d->keys);
+    free(d->idx);
+    memset(d, 0, sizeof(*d));
+}
+
+bool vx_lang_pkg_has_file(const struct vx_pkg *pkg, const char *path)
+{
+    const char *p = path[0] == '/' ? path + 1 : path;
+
+    for (size_t i = 0; i < pkg->n_files; i++)
+        if (strcmp(pkg->files[i] + 1, p) == 0)
+            return true;
+    return false;
 }

@@ -12,6 +12,8 @@
 struct vx_buf;
 struct vx_err;
 struct vx_inv_scan;
+struct vx_inventory;
+struct vx_pkg;
 
 /* Opens rootfs-relative rel with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from
  * rootfd (component-by-component with O_NOFOLLOW on kernels without openat2). Returns an fd
@@ -47,6 +49,23 @@ int vx_lang_walk_run(struct vx_lang_walk *w, const char *start, struct vx_err **
  * lexically ("//", ".", ".."). Returns a new absolute path, or NULL when it would climb
  * above "/" (caller frees). */
 char *vx_lang_path_join(const char *dir, const char *rel);
+
+/* Packages that several files bundle (a Go module in many binaries, a jar in many wars) are
+ * added once and own every such file: a table from "type name version namespace" to the
+ * package index in the inventory. */
+struct vx_lang_dedup {
+    char **keys;
+    size_t *idx;
+    size_t n, cap; /* cap is a power of two (open addressing) */
+};
+/* The package of that identity: found, or added (namespace may be NULL). Its index is
+ * returned; &inv->pkgs[index] stays valid until the next add. */
+size_t vx_lang_dedup_get(struct vx_lang_dedup *d, struct vx_inventory *inv, int type,
+                         const char *name, const char *version, const char *namespace,
+                         bool *added);
+void vx_lang_dedup_release(struct vx_lang_dedup *d);
+/* True when pkg lists path already (linear: for the few files a bundled package owns). */
+bool vx_lang_pkg_has_file(const struct vx_pkg *pkg, const char *path);
 
 /* True when s ends with suffix. */
 bool vx_lang_ends_with(const char *s, const char *suffix);
