@@ -281,7 +281,7 @@ static int read_dist(struct pyscan *ps, const char *site_rel, const char *entry,
          * as a RECORD whose lines have one field (none contains a comma in practice). */
         rc = vx_inv_parse_python_record(inv, &inv->pkgs[pkg_i], base_abs, rec.data ? rec.data : "",
                                         rec.len, err);
-        if (rc == 0)
+        if (rc == 0 && !vx_lang_pkg_has_file(&inv->pkgs[pkg_i], meta_rel))
             rc = vx_pkg_add_file(inv, &inv->pkgs[pkg_i], meta_rel, err);
     } else {
         rc = vx_inv_parse_python_record(inv, &inv->pkgs[pkg_i], base_abs, rec.data ? rec.data : "",
