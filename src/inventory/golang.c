@@ -225,7 +225,7 @@ static int parse_modinfo(struct vx_inventory *inv, struct vx_lang_dedup *dd, con
         if (line && n >= 2 && strcmp(f[0], "=>") == 0) {
             /* Replaced by another module (with a version), or a local directory (none):
              * the code in the binary is the replacement's. */
-            if (pend_path && n >= 3 && f[2][0] && strcmp(f[2], "(devel)") != 0) {
+            if (pend_path && n >= 3 && f[1][0] && f[2][0] && strcmp(f[2], "(devel)") != 0) {
                 free(pend_path);
                 free(pend_ver);
                 pend_path = vx_xstrdup(f[1]);
