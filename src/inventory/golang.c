@@ -96,7 +96,10 @@ static int elf_section(const struct src *s, const char *want, uint64_t *off, uin
     size_t shentsize, shnum, shstrndx, wlen = strlen(want) + 1;
     int rc = 0;
 
-    if (!src_get(s, 0, 16, eh) || memcmp(eh, "\x7f" "ELF", 4) != 0)
+    if (!src_get(s, 0, 16, eh) || memcmp(eh,
+                                         "\x7f"
+                                         "ELF",
+                                         4) != 0)
         return -1;
     if ((eh[4] != 1 && eh[4] != 2) || (eh[5] != 1 && eh[5] != 2))
         return -1;
@@ -115,7 +118,7 @@ static int elf_section(const struct src *s, const char *want, uint64_t *off, uin
     if (!src_get(s, shoff, shnum * shentsize, shdrs))
         goto out;
 #define SH_FIELD(i, o64, o32)                                                                      \
-    (e.is64 ? rd(&e, shdrs + (i) * shentsize + (o64), 8) : rd(&e, shdrs + (i) * shentsize + (o32), 4))
+    (e.is64 ? rd(&e, shdrs + (i)*shentsize + (o64), 8) : rd(&e, shdrs + (i)*shentsize + (o32), 4))
     str_off = SH_FIELD(shstrndx, 24, 16);
     str_size = SH_FIELD(shstrndx, 32, 20);
     if (str_size == 0 || str_size > MAX_SHSTRTAB)
@@ -412,8 +415,8 @@ int vx_inv_scan_go(const struct vx_inv_scan *sc, struct vx_err **err)
         return 0;
     rc = vx_lang_walk_run(&w, "", err);
     if (w.truncated)
-        vx_inventory_warn(sc->inv, "go: the search for binaries stopped after %" PRId64
-                          " entries", w.n_entries);
+        vx_inventory_warn(sc->inv, "go: the search for binaries stopped after %" PRId64 " entries",
+                          w.n_entries);
     vx_lang_dedup_release(&gs.dd);
     return rc;
 }

@@ -6,8 +6,8 @@
  * yields every artifact it bundles. Jars nested one level deep (WEB-INF/lib/x.jar in a war,
  * BOOT-INF/lib/x.jar in a Spring Boot jar, lib/x.jar in an ear, any *.jar entry) are read
  * from memory the same way and also own the outer archive, with location "outer!/inner".
- * An archive with no pom.properties is named from its MANIFEST.MF (Implementation-Title /
- * Implementation-Version, Bundle-SymbolicName / Bundle-Version) or its file name, with a
+ * An archive with no pom.properties is named from its file name ("name-1.2.3.jar") or its
+ * MANIFEST.MF (Implementation-Title / -Version, Bundle-SymbolicName / Bundle-Version), with a
  * warning that the identity is a guess. Entry counts and sizes are capped.
  */
 #include "common/setup.h"
@@ -27,14 +27,14 @@
 #include "inventory/inv_int.h"  /* struct vx_inv_scan */
 #include "inventory/langwalk.h" /* vx_lang_walk_run, vx_lang_dedup */
 
-#define MAX_ARCHIVE_BYTES  (2ull << 30)  /* archives larger are not opened */
-#define MAX_ENTRIES        200000        /* entries read from one archive */
-#define MAX_PROPS_BYTES    (64u << 10)   /* pom.properties, MANIFEST.MF */
-#define MAX_NESTED_BYTES   (64u << 20)   /* one nested jar read into memory */
-#define MAX_NESTED_TOTAL   (512u << 20)  /* nested bytes over one outer archive */
-#define MAX_ARCHIVES       50000
-#define MAX_WALK_DEPTH     24
-#define MAX_WALK_ENTRIES   4000000
+#define MAX_ARCHIVE_BYTES (2ull << 30) /* archives larger are not opened */
+#define MAX_ENTRIES       200000       /* entries read from one archive */
+#define MAX_PROPS_BYTES   (64u << 10)  /* pom.properties, MANIFEST.MF */
+#define MAX_NESTED_BYTES  (64u << 20)  /* one nested jar read into memory */
+#define MAX_NESTED_TOTAL  (512u << 20) /* nested bytes over one outer archive */
+#define MAX_ARCHIVES      50000
+#define MAX_WALK_DEPTH    24
+#define MAX_WALK_ENTRIES  4000000
 
 struct javascan {
     const struct vx_inv_scan *sc;
@@ -133,8 +133,10 @@ static int pom(struct javascan *js, const char *owner, const char *location, con
         rc = add_maven(js, owner, location, g, a, v, err);
         f->n_poms++;
     } else {
-        vx_inventory_warn(js->sc->inv, "%s: pom.properties without artifactId or version "
-                          "(skipped)", location);
+        vx_inventory_warn(js->sc->inv,
+                          "%s: pom.properties without artifactId or version "
+                          "(skipped)",
+                          location);
     }
     free(g);
     free(a);
@@ -158,49 +160,62 @@ static void name_from_file(const char *file, char **name, char **version)
     *version = dash ? vx_xstrndup(dash + 1, (size_t)(base + len - dash - 1)) : NULL;
 }
 
-/* An archive without pom.properties: name and version guessed. */
+/* A manifest value usable as an artifact name: one token, no spaces ("guava", not "ASM, a
+ * very small and fast Java bytecode manipulation framework"). */
+static bool name_like(const char *s)
+{
+    return s && *s && strlen(s) <= 128 && !strpbrk(s, " \t,;:/");
+}
+
+/* An archive without pom.properties: name and version guessed, in this order: the file
+ * name when it carries a version ("asm-9.7.1.jar", usually artifactId-version), the
+ * manifest's Implementation-Title/-Version when the title looks like a name, then
+ * Bundle-SymbolicName/Bundle-Version (OSGi). */
 static int guess(struct javascan *js, const char *owner, const char *location,
                  const char *archive_name, const struct found *f, struct vx_err **err)
 {
-    char *name = NULL, *version = NULL, *fname = NULL, *fver = NULL;
+    char *name = NULL, *version = NULL, *t = NULL, *v = NULL;
     const char *how = "file name";
     int rc = 0;
 
-    if (f->manifest) {
-        name = prop(f->manifest, "Implementation-Title", ':');
-        version = prop(f->manifest, "Implementation-Version", ':');
-        if (!name || !version) {
+    name_from_file(archive_name, &name, &version);
+    if (f->manifest && (!version || !*version)) {
+        t = prop(f->manifest, "Implementation-Title", ':');
+        v = prop(f->manifest, "Implementation-Version", ':');
+        if (!name_like(t) || !v) {
+            free(t);
+            free(v);
+            t = prop(f->manifest, "Bundle-SymbolicName", ':');
+            v = prop(f->manifest, "Bundle-Version", ':');
+            if (t && strchr(t, ';'))
+                *strchr(t, ';') = '\0';
+        }
+        if (name_like(t) && v && *v) {
             free(name);
             free(version);
-            name = prop(f->manifest, "Bundle-SymbolicName", ':');
-            version = prop(f->manifest, "Bundle-Version", ':');
-            if (name && strchr(name, ';'))
-                *strchr(name, ';') = '\0';
+            name = t;
+            version = v;
+            t = v = NULL;
+            how = "MANIFEST.MF";
         }
-        how = "MANIFEST.MF";
-    }
-    name_from_file(archive_name, &fname, &fver);
-    if (!name || !version) {
-        free(name);
-        free(version);
-        name = fname;
-        version = fver;
-        fname = fver = NULL;
-        how = "file name";
     }
     if (!name || !*name || !version || !*version) {
-        vx_inventory_warn(js->sc->inv, "%s: no pom.properties and no version in its manifest "
-                          "or name (skipped)", location);
+        vx_inventory_warn(js->sc->inv,
+                          "%s: no pom.properties and no version in its manifest "
+                          "or name (skipped)",
+                          location);
         goto out;
     }
-    vx_inventory_warn(js->sc->inv, "%s: no pom.properties; maven identity '%s' '%s' guessed "
-                      "from its %s", location, name, version, how);
+    vx_inventory_warn(js->sc->inv,
+                      "%s: no pom.properties; maven identity '%s' '%s' guessed "
+                      "from its %s",
+                      location, name, version, how);
     rc = add_maven(js, owner, location, NULL, name, version, err);
 out:
     free(name);
     free(version);
-    free(fname);
-    free(fver);
+    free(t);
+    free(v);
     return rc;
 }
 
@@ -213,15 +228,14 @@ static int read_archive(struct javascan *js, struct archive *a, const char *owne
     size_t n = 0, nested_total = 0;
     int r, rc = 0;
 
-    while ((r = archive_read_next_header(a, &ent)) == ARCHIVE_OK ||
-           (r == ARCHIVE_WARN && ent)) {
+    while ((r = archive_read_next_header(a, &ent)) == ARCHIVE_OK || (r == ARCHIVE_WARN && ent)) {
         const char *name = archive_entry_pathname(ent);
         int64_t size = archive_entry_size_is_set(ent) ? archive_entry_size(ent) : -1;
         struct vx_buf b = VX_BUF_INIT(MAX_NESTED_BYTES);
 
         if (++n > MAX_ENTRIES) {
-            vx_inventory_warn(js->sc->inv, "%s: more than %d entries; the rest not read",
-                              location, MAX_ENTRIES);
+            vx_inventory_warn(js->sc->inv, "%s: more than %d entries; the rest not read", location,
+                              MAX_ENTRIES);
             break;
         }
         if (!name || archive_entry_filetype(ent) != AE_IFREG)
@@ -282,9 +296,8 @@ static int visit(struct vx_lang_walk *w, int dirfd, const char *name, const char
                 strcmp(name, "__pycache__") == 0)
                    ? 1
                    : 0;
-    if (type != DT_REG ||
-        !(vx_lang_ends_with(name, ".jar") || vx_lang_ends_with(name, ".war") ||
-          vx_lang_ends_with(name, ".ear")))
+    if (type != DT_REG || !(vx_lang_ends_with(name, ".jar") || vx_lang_ends_with(name, ".war") ||
+                            vx_lang_ends_with(name, ".ear")))
         return 0;
     if (++js->n_archives > MAX_ARCHIVES) {
         if (js->n_archives == MAX_ARCHIVES + 1)
@@ -335,8 +348,9 @@ int vx_inv_scan_java(const struct vx_inv_scan *sc, struct vx_err **err)
         return 0;
     rc = vx_lang_walk_run(&w, "", err);
     if (w.truncated)
-        vx_inventory_warn(sc->inv, "java: the search for archives stopped after %" PRId64
-                          " entries", w.n_entries);
+        vx_inventory_warn(sc->inv,
+                          "java: the search for archives stopped after %" PRId64 " entries",
+                          w.n_entries);
     vx_lang_dedup_release(&js.dd);
     return rc;
 }

@@ -279,8 +279,7 @@ static void dedup_put(struct vx_lang_dedup *d, char *key, size_t idx)
 }
 
 size_t vx_lang_dedup_get(struct vx_lang_dedup *d, struct vx_inventory *inv, int type,
-                         const char *name, const char *version, const char *namespace,
-                         bool *added)
+                         const char *name, const char *version, const char *namespace, bool *added)
 {
     char *key = vx_xasprintf("%d %s %s %s", type, name, version, namespace ? namespace : "");
     size_t i;

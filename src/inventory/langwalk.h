@@ -61,8 +61,7 @@ struct vx_lang_dedup {
 /* The package of that identity: found, or added (namespace may be NULL). Its index is
  * returned; &inv->pkgs[index] stays valid until the next add. */
 size_t vx_lang_dedup_get(struct vx_lang_dedup *d, struct vx_inventory *inv, int type,
-                         const char *name, const char *version, const char *namespace,
-                         bool *added);
+                         const char *name, const char *version, const char *namespace, bool *added);
 void vx_lang_dedup_release(struct vx_lang_dedup *d);
 /* True when pkg lists path already (linear: for the few files a bundled package owns). */
 bool vx_lang_pkg_has_file(const struct vx_pkg *pkg, const char *path);

@@ -213,7 +213,8 @@ int vx_inv_scan_npm(const struct vx_inv_scan *sc, struct vx_err **err)
     int rc = vx_lang_walk_run(&w, "", err);
 
     if (w.truncated)
-        vx_inventory_warn(sc->inv, "npm: the search for node_modules stopped after %" PRId64
-                          " entries", w.n_entries);
+        vx_inventory_warn(sc->inv,
+                          "npm: the search for node_modules stopped after %" PRId64 " entries",
+                          w.n_entries);
     return rc;
 }

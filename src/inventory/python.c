@@ -10,6 +10,10 @@
  *     the interpreter actually opens.
  *   - NAME-VER.egg-info: PKG-INFO (same fields) and installed-files.txt, paths relative to the
  *     egg-info dir; a single-file .egg-info is the PKG-INFO itself (no file list).
+ *   - Without a file list (Debian's python3-* packages ship egg-info dirs with no
+ *     installed-files.txt, some dist-info dirs lack RECORD), top_level.txt names the
+ *     top-level modules: the files under <site>/<name>/, <site>/<name>.py and extension
+ *     modules <site>/<name>.*.so are attributed, with the metadata dir's own files.
  * A distribution dpkg also knows about (python3-foo) is reported here as pypi too: the two
  * are different purls for the same files, and the index keeps both owners.
  */
@@ -27,11 +31,12 @@
 #include "inventory/inv_int.h"  /* struct vx_inv_scan */
 #include "inventory/langwalk.h" /* vx_lang_walk_run, vx_lang_read, vx_lang_path_join */
 
-#define MAX_META_BYTES   (4u << 20)  /* METADATA / PKG-INFO */
-#define MAX_RECORD_BYTES (64u << 20) /* RECORD / installed-files.txt */
-#define MAX_WALK_DEPTH   12
-#define MAX_WALK_ENTRIES 2000000
-#define MAX_PYCACHE      4096 /* entries read from one __pycache__ dir */
+#define MAX_META_BYTES      (4u << 20)  /* METADATA / PKG-INFO */
+#define MAX_RECORD_BYTES    (64u << 20) /* RECORD / installed-files.txt */
+#define MAX_WALK_DEPTH      12
+#define MAX_WALK_ENTRIES    2000000
+#define MAX_PYCACHE         4096   /* entries read from one __pycache__ dir */
+#define MAX_TOP_LEVEL_FILES 200000 /* files attributed from top_level.txt's modules */
 
 /* The value of header 'key' in an RFC 822 style metadata block (before the first blank
  * line), trimmed; caller frees; NULL when absent. */
@@ -121,7 +126,8 @@ int vx_inv_parse_python_record(struct vx_inventory *inv, struct vx_pkg *pkg, con
         if ((le - p >= 7 && (memcmp(p, "<<<<<<<", 7) == 0 || memcmp(p, "=======", 7) == 0 ||
                              memcmp(p, ">>>>>>>", 7) == 0 || memcmp(p, "|||||||", 7) == 0))) {
             if (!conflict)
-                vx_inventory_warn(inv, "%s: RECORD of '%s' has merge conflict markers (line %zu); "
+                vx_inventory_warn(inv,
+                                  "%s: RECORD of '%s' has merge conflict markers (line %zu); "
                                   "the marker lines are skipped",
                                   site_dir, inv->pkgs[pkg_i].name, line);
             conflict = true;
@@ -162,8 +168,7 @@ static int cmp_str(const void *a, const void *b)
 
 /* Adds, for every .py file pkg lists from index 'from' on, the __pycache__/<stem>.*.pyc files
  * present in the rootfs that pkg does not list yet. */
-static int add_pycache(const struct vx_inv_scan *sc, size_t pkg_i, size_t from,
-                       struct vx_err **err)
+static int add_pycache(const struct vx_inv_scan *sc, size_t pkg_i, size_t from, struct vx_err **err)
 {
     struct vx_inventory *inv = sc->inv;
     char **sorted, *last_dir = NULL;
@@ -232,6 +237,93 @@ static int add_pycache(const struct vx_inv_scan *sc, size_t pkg_i, size_t from,
     return rc;
 }
 
+struct files_ctx {
+    struct vx_inventory *inv;
+    size_t pkg_i;
+    size_t n;
+};
+
+static int visit_file(struct vx_lang_walk *w, int dirfd, const char *name, const char *rel,
+                      unsigned char type, struct vx_err **err)
+{
+    struct files_ctx *fc = w->ctx;
+
+    (void)dirfd;
+    (void)name;
+    if ((type != DT_REG && type != DT_LNK) || fc->n >= MAX_TOP_LEVEL_FILES)
+        return 0;
+    fc->n++;
+    return vx_pkg_add_file(fc->inv, &fc->inv->pkgs[fc->pkg_i], rel, err);
+}
+
+/* Adds every file under rootfs-relative dir_rel (bounded). */
+static int add_tree(const struct vx_inv_scan *sc, size_t pkg_i, const char *dir_rel, size_t *n,
+                    struct vx_err **err)
+{
+    struct files_ctx fc = {.inv = sc->inv, .pkg_i = pkg_i};
+    struct vx_lang_walk w = {.sc = sc,
+                             .max_depth = 16,
+                             .max_entries = MAX_TOP_LEVEL_FILES * 2,
+                             .visit = visit_file,
+                             .ctx = &fc};
+    int rc = vx_lang_walk_run(&w, dir_rel, err);
+
+    *n += fc.n;
+    return rc;
+}
+
+/* The fallback without a file list: the metadata dir itself plus, for each module that
+ * top_level.txt names, <site>/<name>/ (all files), <site>/<name>.py and <name>.*.so.
+ * *any tells whether top_level.txt named anything. */
+static int add_top_level(const struct vx_inv_scan *sc, size_t pkg_i, const char *site_rel,
+                         const char *dist_rel, bool *any, struct vx_err **err)
+{
+    struct vx_buf tl = VX_BUF_INIT(MAX_META_BYTES);
+    char *tl_rel = vx_xasprintf("%s/top_level.txt", dist_rel), *save = NULL, *line;
+    struct vx_err *e = NULL;
+    size_t n = 0;
+    int rc = add_tree(sc, pkg_i, dist_rel, &n, err);
+
+    if (rc < 0 || vx_lang_read(sc->rootfd, tl_rel, MAX_META_BYTES, &tl, &e) < 0 || !tl.data)
+        goto out;
+    for (line = strtok_r(tl.data, "\r\n", &save); line && rc == 0;
+         line = strtok_r(NULL, "\r\n", &save)) {
+        char *sub;
+        int fd;
+        DIR *d;
+        struct dirent *de;
+        size_t nl = strlen(line);
+
+        /* "foo" or "foo/bar" (namespace packages); never climbing out of the site dir. */
+        if (!nl || line[0] == '/' || strstr(line, "..") || nl > 255)
+            continue;
+        *any = true;
+        sub = vx_xasprintf("%s/%s", site_rel, line);
+        rc = add_tree(sc, pkg_i, sub, &n, err);
+        free(sub);
+        fd = vx_lang_open(sc->rootfd, site_rel, O_RDONLY | O_DIRECTORY);
+        if (rc < 0 || fd < 0 || !(d = fdopendir(fd))) {
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        while ((de = readdir(d)) != NULL && rc == 0) {
+            if (strncmp(de->d_name, line, nl) != 0 || de->d_name[nl] != '.' ||
+                (strcmp(de->d_name + nl, ".py") != 0 && !vx_lang_ends_with(de->d_name, ".so")))
+                continue;
+            sub = vx_xasprintf("%s/%s", site_rel, de->d_name);
+            rc = vx_pkg_add_file(sc->inv, &sc->inv->pkgs[pkg_i], sub, err);
+            free(sub);
+        }
+        closedir(d);
+    }
+out:
+    vx_err_free(&e);
+    vx_buf_release(&tl);
+    free(tl_rel);
+    return rc;
+}
+
 /* One NAME-VER.dist-info or NAME-VER.egg-info entry of the site dir site_rel. */
 static int read_dist(struct pyscan *ps, const char *site_rel, const char *entry, bool egg,
                      bool is_dir, struct vx_err **err)
@@ -268,10 +360,17 @@ static int read_dist(struct pyscan *ps, const char *site_rel, const char *entry,
     from = inv->pkgs[pkg_i].n_files;
     rec_rel = vx_xasprintf("%s/%s", dist_rel, egg ? "installed-files.txt" : "RECORD");
     if (vx_lang_read(sc->rootfd, rec_rel, MAX_RECORD_BYTES, &rec, &e) < 0) {
-        vx_inventory_warn(inv, "%s: no file list (%s); only the metadata dir is attributed",
-                          dist_rel, e->msg);
+        bool any = false;
+
         vx_err_free(&e);
-        rc = vx_pkg_add_file(inv, &inv->pkgs[pkg_i], meta_rel, err);
+        rc = add_top_level(sc, pkg_i, site_rel, dist_rel, &any, err);
+        if (rc == 0 && !any)
+            vx_inventory_warn(inv,
+                              "%s: no file list and no top_level.txt; only the metadata "
+                              "dir is attributed",
+                              dist_rel);
+        if (rc == 0)
+            rc = add_pycache(sc, pkg_i, from, err);
         goto out;
     }
     site_abs = vx_xasprintf("/%s", site_rel);
@@ -359,7 +458,8 @@ int vx_inv_scan_python(const struct vx_inv_scan *sc, struct vx_err **err)
     int rc = vx_lang_walk_run(&w, "", err);
 
     if (w.truncated)
-        vx_inventory_warn(sc->inv, "python: the search for site-packages stopped after %" PRId64
-                          " entries", w.n_entries);
+        vx_inventory_warn(sc->inv,
+                          "python: the search for site-packages stopped after %" PRId64 " entries",
+                          w.n_entries);
     return rc;
 }

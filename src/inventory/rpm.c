@@ -28,26 +28,26 @@
 #include "inventory/langwalk.h" /* vx_lang_open */
 
 /* Tags (rpmtag.h) and types we read. */
-#define TAG_NAME        1000
-#define TAG_VERSION     1001
-#define TAG_RELEASE     1002
-#define TAG_EPOCH       1003
-#define TAG_VENDOR      1011
-#define TAG_ARCH        1022
+#define TAG_NAME         1000
+#define TAG_VERSION      1001
+#define TAG_RELEASE      1002
+#define TAG_EPOCH        1003
+#define TAG_VENDOR       1011
+#define TAG_ARCH         1022
 #define TAG_OLDFILENAMES 1027
-#define TAG_SOURCERPM   1044
-#define TAG_DIRINDEXES  1116
-#define TAG_BASENAMES   1117
-#define TAG_DIRNAMES    1118
+#define TAG_SOURCERPM    1044
+#define TAG_DIRINDEXES   1116
+#define TAG_BASENAMES    1117
+#define TAG_DIRNAMES     1118
 
 #define T_INT32        4
 #define T_STRING       6
 #define T_STRING_ARRAY 8
 #define T_I18NSTRING   9
 
-#define MAX_INDEX  0x10000      /* rpm's own limit on index entries */
-#define MAX_DATA   (256u << 20) /* rpm's own limit on header data */
-#define MAX_HEADERS 200000      /* packages read from one database */
+#define MAX_INDEX   0x10000      /* rpm's own limit on index entries */
+#define MAX_DATA    (256u << 20) /* rpm's own limit on header data */
+#define MAX_HEADERS 200000       /* packages read from one database */
 
 struct hdr {
     const unsigned char *index; /* il entries of 16 bytes */
@@ -154,9 +154,9 @@ static char *vendor_namespace(const char *vendor)
     static const struct {
         const char *needle, *ns;
     } known[] = {
-        {"Red Hat", "redhat"},   {"CentOS", "centos"},      {"Fedora", "fedora"},
-        {"Rocky", "rocky"},      {"AlmaLinux", "almalinux"}, {"Amazon", "amazon"},
-        {"Oracle", "oracle"},    {"openSUSE", "opensuse"},  {"SUSE", "suse"},
+        {"Red Hat", "redhat"},    {"CentOS", "centos"},       {"Fedora", "fedora"},
+        {"Rocky", "rocky"},       {"AlmaLinux", "almalinux"}, {"Amazon", "amazon"},
+        {"Oracle", "oracle"},     {"openSUSE", "opensuse"},   {"SUSE", "suse"},
         {"Microsoft", "mariner"},
     };
     struct vx_buf b = VX_BUF_INIT(64);
@@ -251,8 +251,10 @@ int vx_inv_parse_rpm_header(struct vx_inventory *inv, const char *where, const v
     srpm = get_string(&h, TAG_SOURCERPM, &bad);
     n_epoch = get_int32_array(&h, TAG_EPOCH, &epoch);
     if (bad || n_epoch < 0) {
-        rc = vx_err_set(err, VX_E_INVALID, 0, "%s: rpm header: a string or epoch entry points "
-                        "outside its data", where);
+        rc = vx_err_set(err, VX_E_INVALID, 0,
+                        "%s: rpm header: a string or epoch entry points "
+                        "outside its data",
+                        where);
         goto out;
     }
     if (!name || !*name || !ver || !*ver) {
@@ -384,9 +386,9 @@ int vx_inv_scan_rpm(const struct vx_inv_scan *sc, struct vx_err **err)
 {
     static const char *const sqlite_dbs[] = {"var/lib/rpm/rpmdb.sqlite",
                                              "usr/lib/sysimage/rpm/rpmdb.sqlite"};
-    static const char *const other_dbs[] = {
-        "var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages", "var/lib/rpm/Packages.db",
-        "usr/lib/sysimage/rpm/Packages.db"};
+    static const char *const other_dbs[] = {"var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages",
+                                            "var/lib/rpm/Packages.db",
+                                            "usr/lib/sysimage/rpm/Packages.db"};
     bool found = false;
 
     for (size_t i = 0; i < VX_ARRAY_SIZE(sqlite_dbs); i++) {
@@ -410,7 +412,8 @@ int vx_inv_scan_rpm(const struct vx_inv_scan *sc, struct vx_err **err)
         return 0;
     for (size_t i = 0; i < VX_ARRAY_SIZE(other_dbs); i++)
         if (exists(sc, other_dbs[i])) {
-            vx_inventory_warn(sc->inv, "%s: unsupported rpmdb format (%s); its packages are "
+            vx_inventory_warn(sc->inv,
+                              "%s: unsupported rpmdb format (%s); its packages are "
                               "not inventoried",
                               other_dbs[i],
                               vx_lang_ends_with(other_dbs[i], ".db") ? "ndb" : "berkeley db");

@@ -18,8 +18,8 @@ static void check_path(const char *p)
     size_t n = strlen(p);
 
     if (p[0] != '/' || strstr(p, "//") || strstr(p, "/./") || strstr(p, "/../") ||
-        strchr(p, '\n') || (n > 1 && p[n - 1] == '/') ||
-        (n >= 2 && strcmp(p + n - 2, "/.") == 0) || (n >= 3 && strcmp(p + n - 3, "/..") == 0))
+        strchr(p, '\n') || (n > 1 && p[n - 1] == '/') || (n >= 2 && strcmp(p + n - 2, "/.") == 0) ||
+        (n >= 3 && strcmp(p + n - 3, "/..") == 0))
         __builtin_trap();
 }
 

@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc > 0 || (rc < 0 && (!err || !err->msg || err->code != (enum vx_code) - rc)) ||
         (rc == 0 && err))
         __builtin_trap();
-    if (inv->n_pkgs > 1 || (rc < 0 && inv->n_pkgs && inv->pkgs[0].n_files == 0 &&
-                            inv->n_files_listed < 100000))
+    if (inv->n_pkgs > 1 ||
+        (rc < 0 && inv->n_pkgs && inv->pkgs[0].n_files == 0 && inv->n_files_listed < 100000))
         __builtin_trap(); /* a refused header adds nothing unless the file cap stopped it */
     for (size_t i = 0; i < inv->n_pkgs; i++) {
         const struct vx_pkg *p = &inv->pkgs[i];

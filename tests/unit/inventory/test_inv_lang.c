@@ -538,16 +538,15 @@ static void test_python_record_sample(void **state)
     data = slurp(path, &len);
     inv = vx_inventory_new();
     p = vx_inventory_add(inv, VX_PKG_PYPI, "Pygments", "2.6.1", NULL, NULL);
-    assert_int_equal(vx_inv_parse_python_record(inv, p, "/usr/lib/python3.8/site-packages", data,
-                                                len, &err),
-                     0);
+    assert_int_equal(
+        vx_inv_parse_python_record(inv, p, "/usr/lib/python3.8/site-packages", data, len, &err), 0);
     p = &inv->pkgs[0];
     /* 7 lines, 7 paths; the script climbs three levels to /usr/bin. */
     assert_int_equal(p->n_files, 7);
     assert_true(pkg_has(p, "/usr/bin/pygmentize"));
     assert_true(pkg_has(p, "/usr/lib/python3.8/site-packages/pygments/util.py"));
-    assert_true(
-        pkg_has(p, "/usr/lib/python3.8/site-packages/pygments/__pycache__/__init__.cpython-38.pyc"));
+    assert_true(pkg_has(
+        p, "/usr/lib/python3.8/site-packages/pygments/__pycache__/__init__.cpython-38.pyc"));
     assert_true(pkg_has(p, "/usr/lib/python3.8/site-packages/Pygments-2.6.1.dist-info/RECORD"));
     assert_int_equal(inv->n_warnings, 0);
     vx_inventory_free(inv);
@@ -597,8 +596,7 @@ static void test_python_record_malformed(void **state)
     /* Binary garbage (NULs included): whatever lines come out, no crash. */
     for (size_t i = 0; i < sizeof(garbage); i++)
         garbage[i] = (char)((i * 7919u) ^ (i >> 3));
-    assert_int_equal(
-        vx_inv_parse_python_record(inv, p, "/x", garbage, sizeof(garbage), &err), 0);
+    assert_int_equal(vx_inv_parse_python_record(inv, p, "/x", garbage, sizeof(garbage), &err), 0);
     vx_inventory_free(inv);
 }
 
@@ -652,29 +650,49 @@ static void test_python_rootfs(void **state)
           "requests/api.py,,\n<<<<<<< ours\nrequests/x.py,,\n>>>>>>> theirs\n");
     puts_(root, "opt/app/venv/lib/python3.11/site-packages/nover-1.dist-info/METADATA",
           "Name: nover\n");
+    /* Debian style: an egg-info with no installed-files.txt; top_level.txt names the
+     * package dir and an extension module. */
+    puts_(root, "usr/lib/python3/dist-packages/Jinja2-3.1.2.egg-info/PKG-INFO",
+          "Name: Jinja2\nVersion: 3.1.2\n");
+    puts_(root, "usr/lib/python3/dist-packages/Jinja2-3.1.2.egg-info/top_level.txt",
+          "jinja2\n_jinja_ext\n../../etc\n");
+    puts_(root, "usr/lib/python3/dist-packages/jinja2/__init__.py", "");
+    puts_(root, "usr/lib/python3/dist-packages/jinja2/ext.py", "");
+    puts_(root, "usr/lib/python3/dist-packages/jinja2/__pycache__/__init__.cpython-311.pyc", "");
+    puts_(root, "usr/lib/python3/dist-packages/_jinja_ext.cpython-311-x86_64-linux-gnu.so", "");
+    puts_(root, "usr/lib/python3/dist-packages/_jinja_extra.py", ""); /* another module */
     assert_int_equal(scan(root, inv, vx_inv_scan_python), 0);
 
-    assert_int_equal(count_type(inv, VX_PKG_PYPI), exists(flask) ? 5 : 4);
+    assert_int_equal(count_type(inv, VX_PKG_PYPI), exists(flask) ? 6 : 5);
+    p = pkg_named(inv, VX_PKG_PYPI, "Jinja2");
+    assert_int_equal(p->n_files, 6);
+    assert_true(pkg_has(p, "/usr/lib/python3/dist-packages/Jinja2-3.1.2.egg-info/top_level.txt"));
+    assert_true(
+        pkg_has(p, "/usr/lib/python3/dist-packages/jinja2/__pycache__/__init__.cpython-311.pyc"));
+    assert_true(
+        pkg_has(p, "/usr/lib/python3/dist-packages/_jinja_ext.cpython-311-x86_64-linux-gnu.so"));
+    assert_false(warned(inv, "Jinja2"));
     p = pkg_named(inv, VX_PKG_PYPI, "foo");
     assert_string_equal(p->version, "1.0");
     assert_int_equal(p->n_files, 7);
     assert_true(pkg_has(p, "/usr/bin/foo"));
-    assert_true(pkg_has(p, "/usr/lib/python3.11/site-packages/foo/__pycache__/bar.cpython-311.pyc"));
-    assert_true(pkg_has(
-        p, "/usr/lib/python3.11/site-packages/foo/__pycache__/bar.cpython-311.opt-1.pyc"));
-    assert_false(pkg_has(p, "/usr/lib/python3.11/site-packages/foo/__pycache__/baz.cpython-311.pyc"));
+    assert_true(
+        pkg_has(p, "/usr/lib/python3.11/site-packages/foo/__pycache__/bar.cpython-311.pyc"));
+    assert_true(
+        pkg_has(p, "/usr/lib/python3.11/site-packages/foo/__pycache__/bar.cpython-311.opt-1.pyc"));
+    assert_false(
+        pkg_has(p, "/usr/lib/python3.11/site-packages/foo/__pycache__/baz.cpython-311.pyc"));
     assert_string_equal(p->location, "usr/lib/python3.11/site-packages/foo-1.0.dist-info");
     if (exists(flask)) {
         p = pkg_named(inv, VX_PKG_PYPI, "Flask");
         assert_string_equal(p->version, "2.0.0");
         assert_int_equal(p->n_files, 1); /* only its METADATA: no RECORD */
-        assert_true(warned(inv, "Flask-2.0.0.dist-info: no file list"));
+        assert_true(warned(inv, "Flask-2.0.0.dist-info: no file list and no top_level.txt"));
     }
     p = pkg_named(inv, VX_PKG_PYPI, "old");
     assert_int_equal(p->n_files, 3); /* PKG-INFO is listed, so not added a second time */
     assert_true(pkg_has(p, "/usr/local/lib/python3.11/dist-packages/old/core.py"));
-    assert_true(
-        pkg_has(p, "/usr/local/lib/python3.11/dist-packages/old-2.0.egg-info/PKG-INFO"));
+    assert_true(pkg_has(p, "/usr/local/lib/python3.11/dist-packages/old-2.0.egg-info/PKG-INFO"));
     p = pkg_named(inv, VX_PKG_PYPI, "single");
     assert_int_equal(p->n_files, 1);
     p = pkg_named(inv, VX_PKG_PYPI, "requests");
@@ -819,7 +837,10 @@ static unsigned char *go_elf(const char *gover, const char *modinfo, unsigned fl
     str_off = (off + sec_len + 15) & ~(size_t)15;
     memcpy(b + str_off, shstr, sizeof(shstr));
     sh_off = (str_off + sizeof(shstr) + 7) & ~(size_t)7;
-    memcpy(b, "\x7f" "ELF\x02\x01\x01", 7);
+    memcpy(b,
+           "\x7f"
+           "ELF\x02\x01\x01",
+           7);
     wr_le(b + 16, 2, 2);  /* ET_EXEC */
     wr_le(b + 18, 62, 2); /* x86-64 */
     wr_le(b + 20, 1, 4);
@@ -841,17 +862,16 @@ static unsigned char *go_elf(const char *gover, const char *modinfo, unsigned fl
     return b;
 }
 
-static const char go_modinfo[] =
-    "path\tgithub.com/acme/tool/cmd/tool\n"
-    "mod\tgithub.com/acme/tool\tv0.3.7\th1:abc=\n"
-    "dep\tgolang.org/x/text\tv0.3.7\th1:def=\n"
-    "dep\tgithub.com/old/lib\tv1.0.0\th1:x=\n"
-    "=>\tgithub.com/new/lib\tv1.2.0\th1:y=\n"
-    "dep\tgithub.com/local/thing\tv0.1.0\n"
-    "=>\t../thing\t\n"
-    "dep\tgopkg.in/yaml.v3\tv3.0.1\th1:z=\n"
-    "build\t-compiler=gc\n"
-    "build\tGOOS=linux\n";
+static const char go_modinfo[] = "path\tgithub.com/acme/tool/cmd/tool\n"
+                                 "mod\tgithub.com/acme/tool\tv0.3.7\th1:abc=\n"
+                                 "dep\tgolang.org/x/text\tv0.3.7\th1:def=\n"
+                                 "dep\tgithub.com/old/lib\tv1.0.0\th1:x=\n"
+                                 "=>\tgithub.com/new/lib\tv1.2.0\th1:y=\n"
+                                 "dep\tgithub.com/local/thing\tv0.1.0\n"
+                                 "=>\t../thing\t\n"
+                                 "dep\tgopkg.in/yaml.v3\tv3.0.1\th1:z=\n"
+                                 "build\t-compiler=gc\n"
+                                 "build\tGOOS=linux\n";
 
 static void test_go_synthetic(void **state)
 {
@@ -1023,7 +1043,10 @@ static unsigned char *zip(const struct zent *e, size_t n, size_t *len)
     return buf;
 }
 
-#define ZS(n, s) {(n), (s), sizeof(s) - 1}
+#define ZS(n, s)                                                                                   \
+    {                                                                                              \
+        (n), (s), sizeof(s) - 1                                                                    \
+    }
 
 static void test_java_rootfs(void **state)
 {
@@ -1036,15 +1059,19 @@ static void test_java_rootfs(void **state)
                                "groupId = com.fasterxml.jackson.core\n";
     static const char manifest[] = "Manifest-Version: 1.0\r\nImplementation-Title: guava\r\n"
                                    "Implementation-Version: 32.1.2-jre\r\n";
+    static const char titled[] = "Manifest-Version: 1.0\nImplementation-Title: ASM, a very "
+                                 "small framework\nImplementation-Version: 9.7.1\n"
+                                 "Bundle-SymbolicName: org.objectweb.asm;singleton:=true\n"
+                                 "Bundle-Version: 9.7.1.0\n";
     char *root = mkroot();
     struct vx_inventory *inv = vx_inventory_new();
-    struct zent inner_e[] = {ZS("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"),
-                             ZS("META-INF/maven/org.apache.commons/commons-lang3/pom.properties",
-                                inner_pom),
-                             ZS("org/apache/commons/lang3/StringUtils.class", "\xca\xfe")};
+    struct zent inner_e[] = {
+        ZS("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"),
+        ZS("META-INF/maven/org.apache.commons/commons-lang3/pom.properties", inner_pom),
+        ZS("org/apache/commons/lang3/StringUtils.class", "\xca\xfe")};
     struct zent bare_e[] = {ZS("x/Y.class", "\xca\xfe")};
-    unsigned char *inner, *bare, *war, *fat, *man;
-    size_t inner_len, bare_len, war_len, fat_len, man_len;
+    unsigned char *inner, *bare, *war, *fat, *man, *asm_;
+    size_t inner_len, bare_len, war_len, fat_len, man_len, asm_len;
     struct vx_pkg *p;
 
     (void)state;
@@ -1063,7 +1090,7 @@ static void test_java_rootfs(void **state)
         struct zent fat_e[] = {
             ZS("META-INF/maven/com.fasterxml.jackson.core/jackson-databind/pom.properties", fat1),
             ZS("META-INF/maven/com.fasterxml.jackson.core/jackson-core/pom.properties", fat2),
-            ZS("META-INF/maven/bad/pom.properties", "groupId=x\n"), /* wrong depth: ignored */
+            ZS("META-INF/maven/bad/pom.properties", "groupId=x\n"),  /* wrong depth: ignored */
             ZS("META-INF/maven/g/a/pom.properties", "groupId=g\n")}; /* no version: warned */
 
         fat = zip(fat_e, 4, &fat_len);
@@ -1073,6 +1100,13 @@ static void test_java_rootfs(void **state)
 
         man = zip(man_e, 1, &man_len);
     }
+    {
+        struct zent asm_e[] = {ZS("META-INF/MANIFEST.MF", titled)};
+
+        asm_ = zip(asm_e, 1, &asm_len);
+    }
+    put(root, "app/lib/asm-9.7.1.jar", asm_, asm_len); /* file name wins */
+    put(root, "app/lib/objectweb.jar", asm_, asm_len); /* title has spaces: bundle name */
     put(root, "opt/tomcat/webapps/shop.war", war, war_len);
     put(root, "app/lib/jackson-bundle.jar", fat, fat_len);
     put(root, "app/lib/guava.jar", man, man_len);
@@ -1080,8 +1114,11 @@ static void test_java_rootfs(void **state)
     puts_(root, "app/lib/garbage.jar", "\x00\x01 definitely not a zip");
     assert_int_equal(scan(root, inv, vx_inv_scan_java), 0);
 
-    /* shop, commons-lang3, tiny-util (guessed), jackson-databind, jackson-core, guava. */
-    assert_int_equal(count_type(inv, VX_PKG_MAVEN), 6);
+    /* shop, commons-lang3, tiny-util (guessed), jackson-databind, jackson-core, guava, asm,
+     * org.objectweb.asm. */
+    assert_int_equal(count_type(inv, VX_PKG_MAVEN), 8);
+    assert_string_equal(pkg_named(inv, VX_PKG_MAVEN, "asm")->version, "9.7.1");
+    assert_string_equal(pkg_named(inv, VX_PKG_MAVEN, "org.objectweb.asm")->version, "9.7.1.0");
     p = pkg_named(inv, VX_PKG_MAVEN, "shop");
     assert_string_equal(p->namespace, "com.acme");
     assert_string_equal(p->version, "1.4.2");
@@ -1108,6 +1145,7 @@ static void test_java_rootfs(void **state)
     free(war);
     free(fat);
     free(man);
+    free(asm_);
     vx_inventory_free(inv);
     rmroot(root);
 }
