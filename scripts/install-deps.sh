@@ -20,6 +20,7 @@ packages=(
     postgresql                               # server binaries for the tests' own cluster
     python3 curl                             # integration tests (stdlib only), quick start
     python3-jsonschema                       # document schema tests (OpenVEX, CycloneDX, CSAF)
+    golang-go                                # test_inv_lang builds a real Go binary (offline)
     wrk python3-fastapi python3-uvicorn      # make bench-api and its baseline
 )
 
