@@ -5,8 +5,9 @@
  * then the pointer size and a flags byte. Since Go 1.18 (flags & 2) two strings follow the
  * header inline, each prefixed by its length as an unsigned varint: the Go version
  * ("go1.21.5") and the module info text, which is wrapped in 16-byte sentinels. Older
- * binaries store two pointers to Go string headers instead; those need the virtual memory
- * map and are reported as unsupported. The module info is tab-separated lines:
+ * binaries (Go 1.13-1.17) store two pointers to Go string headers {data, len} instead
+ * (pointer size and byte order from the header): those addresses are mapped to file offsets
+ * through the PT_LOAD program headers. The module info is tab-separated lines:
  *   path  <main package path>
  *   mod   <main module> <version> [<sum>]
  *   dep   <module> <version> [<sum>]
@@ -258,16 +259,109 @@ static int parse_modinfo(struct vx_inventory *inv, struct vx_lang_dedup *dd, con
     return rc;
 }
 
-/* Parses the build info blob (bytes of the section, or a window found by the magic). */
+/* Virtual address range [va, va+len) -> file offset, through the PT_LOAD program headers;
+ * false when the range is not backed by file bytes of one segment. */
+static bool vaddr_off(const struct src *s, uint64_t va, uint64_t len, uint64_t *off)
+{
+    unsigned char eh[64], ph[56];
+    struct elf e;
+    uint64_t phoff;
+    size_t phentsize, phnum;
+
+    if (!src_get(s, 0, 64, eh) || memcmp(eh,
+                                         "\x7f"
+                                         "ELF",
+                                         4) != 0)
+        return false;
+    e.is64 = eh[4] == 2;
+    e.big = eh[5] == 2;
+    phoff = e.is64 ? rd(&e, eh + 32, 8) : rd(&e, eh + 28, 4);
+    phentsize = (size_t)rd(&e, eh + (e.is64 ? 54 : 42), 2);
+    phnum = (size_t)rd(&e, eh + (e.is64 ? 56 : 44), 2);
+    if (phentsize < (e.is64 ? 56u : 32u) || phnum > 4096)
+        return false;
+    for (size_t i = 0; i < phnum; i++) {
+        uint64_t poff, pva, filesz;
+
+        if (phoff > UINT64_MAX - (uint64_t)i * phentsize ||
+            !src_get(s, phoff + (uint64_t)i * phentsize, e.is64 ? 56 : 32, ph))
+            return false;
+        if (rd(&e, ph, 4) != 1) /* PT_LOAD */
+            continue;
+        poff = e.is64 ? rd(&e, ph + 8, 8) : rd(&e, ph + 4, 4);
+        pva = e.is64 ? rd(&e, ph + 16, 8) : rd(&e, ph + 8, 4);
+        filesz = e.is64 ? rd(&e, ph + 32, 8) : rd(&e, ph + 16, 4);
+        if (va >= pva && va - pva <= filesz && len <= filesz - (va - pva) &&
+            poff <= UINT64_MAX - (va - pva)) {
+            *off = poff + (va - pva);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The bytes of the Go string whose header {data pointer, length} is at address va (Go <
+ * 1.18 build info); NULL when anything does not resolve or is longer than max. */
+static char *go_string_at(const struct src *s, uint64_t va, int ps, bool big, size_t max,
+                          size_t *len)
+{
+    struct elf e = {.big = big};
+    unsigned char h[16];
+    uint64_t off, dptr, dlen;
+    char *out;
+
+    if (!vaddr_off(s, va, (uint64_t)ps * 2, &off) || !src_get(s, off, (size_t)ps * 2, h))
+        return NULL;
+    dptr = rd(&e, h, ps);
+    dlen = rd(&e, h + ps, ps);
+    if (dlen > max || !vaddr_off(s, dptr, dlen, &off))
+        return NULL;
+    out = vx_xmalloc((size_t)dlen + 1);
+    if (!src_get(s, off, (size_t)dlen, out)) {
+        free(out);
+        return NULL;
+    }
+    out[dlen] = '\0';
+    *len = (size_t)dlen;
+    return out;
+}
+
+/* Modules from the module info (still wrapped in its sentinels) and stdlib from gover. */
+static int finish(struct vx_inventory *inv, struct vx_lang_dedup *dd, const char *path,
+                  const char *gover, size_t glen, const char *mi, size_t mlen, struct vx_err **err)
+{
+    int rc = 0;
+
+    /* The module info sits between two 16-byte sentinels, the last ending after a '\n'. */
+    if (mlen >= 33 && mi[mlen - 17] == '\n')
+        rc = parse_modinfo(inv, dd, path, mi + 16, mlen - 32, err);
+    else if (mlen > 0)
+        vx_inventory_warn(inv, "%s: go build info without module sentinels (ignored)", path);
+    if (rc == 0 && glen > 3 && glen < 64 && strncmp(gover, "go1", 3) == 0 &&
+        !memchr(gover, '\n', glen) && !memchr(gover, '\0', glen)) {
+        /* "go1.21.5 X:loopvar" -> "v1.21.5". */
+        size_t vl = 0;
+        char *v;
+
+        while (2 + vl < glen && gover[2 + vl] != ' ')
+            vl++;
+        v = vx_xasprintf("v%.*s", (int)vl, gover + 2);
+        rc = add_module(inv, dd, path, path, "stdlib", v, err);
+        free(v);
+    }
+    return rc;
+}
+
+/* Parses the build info blob (bytes of the section, or a window found by the magic); s is
+ * the whole file, for the pointers of the format before Go 1.18. */
 static int parse_buildinfo(struct vx_inventory *inv, struct vx_lang_dedup *dd, const char *path,
-                           const unsigned char *b, size_t len, struct vx_err **err)
+                           const struct src *s, const unsigned char *b, size_t len,
+                           struct vx_err **err)
 {
     const unsigned char *p, *end = b + len;
     uint64_t vlen, mlen;
     size_t at;
-    char *gover = NULL;
-    const char *mi;
-    int rc = 0;
+    int rc;
 
     /* The header is 16-byte aligned within its section. */
     for (at = 0; at + 32 <= len; at += 16)
@@ -276,35 +370,42 @@ static int parse_buildinfo(struct vx_inventory *inv, struct vx_lang_dedup *dd, c
     if (at + 32 > len)
         return 0; /* not a Go binary, or one built without module info */
     if (!(b[at + 15] & 2)) {
-        vx_inventory_warn(inv, "%s: go < 1.18 build info not supported (pointer format)", path);
-        return 0;
+        /* Go < 1.18: two pointers to the string headers of runtime.buildVersion and
+         * runtime.modinfo. */
+        int ps = b[at + 14];
+        struct elf e = {.big = (b[at + 15] & 1) != 0};
+        char *gover = NULL, *mi = NULL;
+        size_t gl = 0, ml = 0;
+
+        if (ps == 4 || ps == 8) {
+            gover = go_string_at(s, rd(&e, b + at + 16, ps), ps, e.big, 64, &gl);
+            mi = go_string_at(s, rd(&e, b + at + 16 + ps, ps), ps, e.big, MAX_BUILDINFO, &ml);
+        }
+        if (!gover) {
+            vx_inventory_warn(inv,
+                              "%s: go < 1.18 build info with unresolvable pointers "
+                              "(skipped)",
+                              path);
+            free(mi);
+            return 0;
+        }
+        rc = finish(inv, dd, path, gover, gl, mi, ml, err);
+        free(gover);
+        free(mi);
+        return rc;
     }
     p = b + at + 32;
     if (!uvarint(&p, end, &vlen) || vlen > (uint64_t)(end - p))
         goto bad;
-    gover = vx_xstrndup((const char *)p, (size_t)vlen);
-    p += vlen;
-    if (!uvarint(&p, end, &mlen) || mlen > (uint64_t)(end - p))
-        goto bad;
-    mi = (const char *)p;
-    /* The module info sits between two 16-byte sentinels, the last ending after a '\n'. */
-    if (mlen >= 33 && mi[mlen - 17] == '\n') {
-        rc = parse_modinfo(inv, dd, path, mi + 16, (size_t)mlen - 32, err);
-    } else if (mlen > 0) {
-        vx_inventory_warn(inv, "%s: go build info without module sentinels (ignored)", path);
-    }
-    if (rc == 0 && strncmp(gover, "go1", 3) == 0 && !memchr(gover, '\n', strlen(gover))) {
-        /* "go1.21.5 X:loopvar" -> "v1.21.5". */
-        size_t vl = strcspn(gover + 2, " ");
-        char *v = vx_xasprintf("v%.*s", (int)vl, gover + 2);
+    {
+        const char *gover = (const char *)p;
 
-        rc = add_module(inv, dd, path, path, "stdlib", v, err);
-        free(v);
+        p += vlen;
+        if (!uvarint(&p, end, &mlen) || mlen > (uint64_t)(end - p))
+            goto bad;
+        return finish(inv, dd, path, gover, (size_t)vlen, (const char *)p, (size_t)mlen, err);
     }
-    free(gover);
-    return rc;
 bad:
-    free(gover);
     vx_inventory_warn(inv, "%s: go build info is truncated (skipped)", path);
     return 0;
 }
@@ -324,7 +425,7 @@ static int go_elf(struct vx_inventory *inv, struct vx_lang_dedup *dd, const char
          * not read whole binaries just in case. */
         if (!s->mem)
             return 0;
-        return parse_buildinfo(inv, dd, path, s->mem, (size_t)s->size, err);
+        return parse_buildinfo(inv, dd, path, s, s->mem, (size_t)s->size, err);
     }
     if (size > MAX_BUILDINFO || off > s->size || size > s->size - off) {
         vx_inventory_warn(inv, "%s: .go.buildinfo of %" PRIu64 " bytes is out of range (skipped)",
@@ -332,14 +433,14 @@ static int go_elf(struct vx_inventory *inv, struct vx_lang_dedup *dd, const char
         return 0;
     }
     if (s->mem)
-        return parse_buildinfo(inv, dd, path, s->mem + off, (size_t)size, err);
+        return parse_buildinfo(inv, dd, path, s, s->mem + off, (size_t)size, err);
     sec = vx_xmalloc(size ? (size_t)size : 1);
     if (!src_get(s, off, (size_t)size, sec)) {
         free(sec);
         vx_inventory_warn(inv, "%s: cannot read .go.buildinfo (skipped)", path);
         return 0;
     }
-    rc = parse_buildinfo(inv, dd, path, sec, (size_t)size, err);
+    rc = parse_buildinfo(inv, dd, path, s, sec, (size_t)size, err);
     free(sec);
     return rc;
 }

@@ -813,30 +813,49 @@ static size_t put_uvarint(unsigned char *p, uint64_t v)
     return n;
 }
 
-/* A minimal ELF64 little-endian file whose .go.buildinfo holds gover and modinfo (wrapped
- * in 16-byte sentinels), flags as given. Caller frees. */
+/* A minimal ELF64 little-endian file: one PT_LOAD mapping the whole file at 0x400000, and a
+ * .go.buildinfo section holding gover and modinfo (wrapped in 16-byte sentinels): inline
+ * when flags & 2 (Go >= 1.18), else as pointers to string headers placed after the header
+ * (Go < 1.18). Caller frees. */
 static unsigned char *go_elf(const char *gover, const char *modinfo, unsigned flags, size_t *len)
 {
     static const char shstr[] = "\0.go.buildinfo\0.shstrtab";
-    size_t ml = strlen(modinfo) + 32, sec_len, off = 64, str_off, sh_off, n;
+    const uint64_t base = 0x400000;
+    size_t gl = strlen(gover), ml = strlen(modinfo) + 32, sec_len, off = 128, str_off, sh_off;
+    size_t n, total;
     unsigned char *b = vx_xcalloc(1, 4096 + ml);
-    unsigned char *s = b + off;
+    unsigned char *s = b + off, *mi;
 
     memcpy(s, "\xff Go buildinf:", 14);
     s[14] = 8;
     s[15] = (unsigned char)flags;
     n = 32;
-    n += put_uvarint(s + n, strlen(gover));
-    memcpy(s + n, gover, strlen(gover));
-    n += strlen(gover);
-    n += put_uvarint(s + n, ml);
-    memset(s + n, 0x30, 16); /* sentinel bytes (content irrelevant) */
-    memcpy(s + n + 16, modinfo, strlen(modinfo));
-    memset(s + n + 16 + strlen(modinfo), 0x31, 16);
-    sec_len = n + ml;
+    if (flags & 2) {
+        n += put_uvarint(s + n, gl);
+        memcpy(s + n, gover, gl);
+        n += gl;
+        n += put_uvarint(s + n, ml);
+        mi = s + n;
+        sec_len = n + ml;
+    } else {
+        /* header -> {ptr,len} at +32 and +48 -> bytes at +64 and after the version */
+        wr_le(s + 16, base + off + 32, 8);
+        wr_le(s + 24, base + off + 48, 8);
+        wr_le(s + 32, base + off + 64, 8);
+        wr_le(s + 40, gl, 8);
+        wr_le(s + 48, base + off + 64 + gl, 8);
+        wr_le(s + 56, ml, 8);
+        memcpy(s + 64, gover, gl);
+        mi = s + 64 + gl;
+        sec_len = 64 + gl + ml;
+    }
+    memset(mi, 0x30, 16); /* sentinel bytes (content irrelevant) */
+    memcpy(mi + 16, modinfo, strlen(modinfo));
+    memset(mi + 16 + strlen(modinfo), 0x31, 16);
     str_off = (off + sec_len + 15) & ~(size_t)15;
     memcpy(b + str_off, shstr, sizeof(shstr));
     sh_off = (str_off + sizeof(shstr) + 7) & ~(size_t)7;
+    total = sh_off + 3 * 64;
     memcpy(b,
            "\x7f"
            "ELF\x02\x01\x01",
@@ -844,21 +863,30 @@ static unsigned char *go_elf(const char *gover, const char *modinfo, unsigned fl
     wr_le(b + 16, 2, 2);  /* ET_EXEC */
     wr_le(b + 18, 62, 2); /* x86-64 */
     wr_le(b + 20, 1, 4);
+    wr_le(b + 32, 64, 8); /* e_phoff */
     wr_le(b + 40, sh_off, 8);
     wr_le(b + 52, 64, 2);
+    wr_le(b + 54, 56, 2); /* e_phentsize, e_phnum */
+    wr_le(b + 56, 1, 2);
     wr_le(b + 58, 64, 2);
     wr_le(b + 60, 3, 2);
     wr_le(b + 62, 2, 2);
-    /* [1] .go.buildinfo PROGBITS, [2] .shstrtab STRTAB; [0] stays null. */
+    /* PT_LOAD: offset 0, vaddr base, the whole file. */
+    wr_le(b + 64, 1, 4);
+    wr_le(b + 64 + 16, base, 8);
+    wr_le(b + 64 + 24, base, 8);
+    wr_le(b + 64 + 32, total, 8);
+    wr_le(b + 64 + 40, total, 8);
+    /* [1] .go.buildinfo PROGBITS (its 32-byte header), [2] .shstrtab; [0] stays null. */
     wr_le(b + sh_off + 64 + 0, 1, 4);
     wr_le(b + sh_off + 64 + 4, 1, 4);
     wr_le(b + sh_off + 64 + 24, off, 8);
-    wr_le(b + sh_off + 64 + 32, sec_len, 8);
+    wr_le(b + sh_off + 64 + 32, flags & 2 ? sec_len : 32, 8);
     wr_le(b + sh_off + 128 + 0, 15, 4);
     wr_le(b + sh_off + 128 + 4, 3, 4);
     wr_le(b + sh_off + 128 + 24, str_off, 8);
     wr_le(b + sh_off + 128 + 32, sizeof(shstr), 8);
-    *len = sh_off + 3 * 64;
+    *len = total;
     return b;
 }
 
@@ -901,16 +929,33 @@ static void test_go_synthetic(void **state)
     assert_null(p->namespace);
     /* Not ELF, ELF without build info: nothing, no warning. */
     assert_int_equal(vx_inv_parse_go_elf(inv, "/x", "#!/bin/sh\n", 10, &err), 0);
-    memset(elf + 64, 0, 14);
+    memset(elf + 128, 0, 14);
     assert_int_equal(vx_inv_parse_go_elf(inv, "/x", elf, len, &err), 0);
     assert_int_equal(inv->n_pkgs, 6);
     assert_int_equal(inv->n_warnings, 0);
     free(elf);
-    /* The pointer format of Go < 1.18: a warning. */
-    elf = go_elf("go1.16", go_modinfo, 0, &len);
+    /* The pointer format of Go < 1.18 (resolved through the program headers). */
+    vx_inventory_free(inv);
+    inv = vx_inventory_new();
+    elf = go_elf("go1.16.15", go_modinfo, 0, &len);
     assert_int_equal(vx_inv_parse_go_elf(inv, "/old", elf, len, &err), 0);
-    assert_true(warned(inv, "go < 1.18 build info not supported"));
     assert_int_equal(inv->n_pkgs, 6);
+    assert_string_equal(pkg_named(inv, VX_PKG_GOLANG, "stdlib")->version, "v1.16.15");
+    assert_string_equal(pkg_named(inv, VX_PKG_GOLANG, "github.com/new/lib")->version, "v1.2.0");
+    /* ... with a pointer outside every segment: a warning. */
+    wr_le(elf + 128 + 16, 0x10, 8);
+    assert_int_equal(vx_inv_parse_go_elf(inv, "/old2", elf, len, &err), 0);
+    assert_true(warned(inv, "/old2: go < 1.18 build info with unresolvable pointers"));
+    assert_int_equal(inv->n_pkgs, 6);
+    free(elf);
+    elf = go_elf("go1.16.15", go_modinfo, 0, &len);
+    for (size_t cut = 0; cut < len; cut++) {
+        unsigned char *copy = vx_xmalloc(cut ? cut : 1);
+
+        memcpy(copy, elf, cut);
+        assert_int_equal(vx_inv_parse_go_elf(inv, "/t", copy, cut, &err), 0);
+        free(copy);
+    }
     free(elf);
     /* Every truncation, and the length varint made to lie: no crash. */
     elf = go_elf("go1.21.5", go_modinfo, 2, &len);
@@ -921,8 +966,8 @@ static void test_go_synthetic(void **state)
         assert_int_equal(vx_inv_parse_go_elf(inv, "/t", copy, cut, &err), 0);
         free(copy);
     }
-    elf[64 + 32 + 1 + 8] = 0xff; /* modinfo length: huge */
-    elf[64 + 32 + 1 + 8 + 1] = 0x7f;
+    elf[128 + 32 + 1 + 8] = 0xff; /* modinfo length: huge */
+    elf[128 + 32 + 1 + 8 + 1] = 0x7f;
     assert_int_equal(vx_inv_parse_go_elf(inv, "/lie", elf, len, &err), 0);
     assert_true(warned(inv, "/lie: go build info is truncated"));
     free(elf);
