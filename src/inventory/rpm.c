@@ -154,10 +154,10 @@ static char *vendor_namespace(const char *vendor)
     static const struct {
         const char *needle, *ns;
     } known[] = {
-        {"Red Hat", "redhat"},    {"CentOS", "centos"},       {"Fedora", "fedora"},
-        {"Rocky", "rocky"},       {"AlmaLinux", "almalinux"}, {"Amazon", "amazon"},
-        {"Oracle", "oracle"},     {"openSUSE", "opensuse"},   {"SUSE", "suse"},
-        {"Microsoft", "mariner"},
+        {"Red Hat", "redhat"},        {"CentOS", "centos"},       {"Fedora", "fedora"},
+        {"Rocky", "rocky"},           {"AlmaLinux", "almalinux"}, {"Amazon", "amazon"},
+        {"Oracle", "oracle"},         {"openSUSE", "opensuse"},   {"SUSE", "suse"},
+        {"Microsoft", "cbl-mariner"},
     };
     struct vx_buf b = VX_BUF_INIT(64);
 
@@ -177,6 +177,21 @@ static char *vendor_namespace(const char *vendor)
         return NULL;
     }
     return vx_buf_detach(&b, NULL);
+}
+
+/* purl namespace from the os-release ID, spelled the way the scanners' rpm purls spell the
+ * distro where the two differ (Trivy: pkg:rpm/redhat/..., pkg:rpm/amazon/...). */
+static char *distro_namespace(const char *id)
+{
+    static const struct {
+        const char *id, *ns;
+    } map[] = {
+        {"rhel", "redhat"}, {"amzn", "amazon"}, {"ol", "oracle"}, {"mariner", "cbl-mariner"}};
+
+    for (size_t i = 0; i < VX_ARRAY_SIZE(map); i++)
+        if (strcmp(id, map[i].id) == 0)
+            return vx_xstrdup(map[i].ns);
+    return vx_xstrdup(id);
 }
 
 /* "bash-4.2.46-31.el7.src.rpm" -> name "bash", version "4.2.46-31.el7". */
@@ -291,7 +306,7 @@ int vx_inv_parse_rpm_header(struct vx_inventory *inv, const char *where, const v
         free(version);
         version = v;
     }
-    ns = inv->distro_id ? vx_xstrdup(inv->distro_id) : vendor_namespace(vendor);
+    ns = inv->distro_id ? distro_namespace(inv->distro_id) : vendor_namespace(vendor);
     pkg = vx_inventory_add(inv, VX_PKG_RPM, name, version, arch && *arch ? arch : NULL, ns);
     pkg->location = vx_xstrdup(where);
     if (srpm)
