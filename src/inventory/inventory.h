@@ -69,6 +69,7 @@ struct vx_inv_owner {
     char *path;   /* canonical absolute path inside the rootfs ("/usr/lib/x86_64-linux-gnu/...") */
     size_t pkg;   /* index into pkgs */
     bool present; /* the path exists in the rootfs (regular file, symlink or dir) */
+    bool is_dir;  /* it is a directory (shared by packages: not counted in n_mapped) */
 };
 
 struct vx_inventory {
