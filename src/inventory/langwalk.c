@@ -136,7 +136,11 @@ static int walk_dir(struct vx_lang_walk *w, int dfd, char *rel, size_t rel_len, 
         close(dfd);
         return 0; /* unreadable directory: nothing to find there */
     }
-    while ((de = readdir(d)) != NULL && n < MAX_DIR_ENTRIES) {
+    while ((de = readdir(d)) != NULL) {
+        if (n >= MAX_DIR_ENTRIES) {
+            w->truncated = true; /* the scanner says its search was cut short */
+            break;
+        }
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (depth == 0 && (strcmp(de->d_name, "proc") == 0 || strcmp(de->d_name, "sys") == 0 ||

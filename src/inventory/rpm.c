@@ -347,6 +347,24 @@ static int read_sqlite(const struct vx_inv_scan *sc, const char *rel, int fd, st
                         db ? sqlite3_errmsg(db) : sqlite3_errstr(s));
         goto out;
     }
+    /* The file comes from an image: SQLite's advice for untrusted databases (no schema
+     * functions or triggers trusted, corrupt pages detected early, no mmap, capped values). */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, (int)MAX_DATA + 8 + 16 * MAX_INDEX);
+    sqlite3_exec(db, "PRAGMA cell_size_check=ON; PRAGMA mmap_size=0", NULL, NULL, NULL);
+    /* Only rows of a real table: a view named Packages could compute anything. */
+    s = sqlite3_prepare_v2(db, "SELECT type FROM sqlite_master WHERE name = 'Packages'", -1, &st,
+                           NULL);
+    if (s != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW ||
+        sqlite3_column_type(st, 0) != SQLITE_TEXT ||
+        strcmp((const char *)sqlite3_column_text(st, 0), "table") != 0) {
+        rc = vx_err_set(err, VX_E_INVALID, 0, "%s: not an rpm database: %s", rel,
+                        s != SQLITE_OK ? sqlite3_errmsg(db) : "no Packages table");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
     s = sqlite3_prepare_v2(db, "SELECT hnum, blob FROM Packages ORDER BY hnum", -1, &st, NULL);
     if (s != SQLITE_OK) {
         rc = vx_err_set(err, VX_E_INVALID, 0, "%s: not an rpm database: %s", rel,

@@ -299,6 +299,30 @@ static void test_rpm_unsupported_and_garbage(void **state)
     puts_(root, "usr/lib/sysimage/rpm/rpmdb.sqlite", "this is not a database at all, sorry");
     assert_true(scan(root, inv, vx_inv_scan_rpm) < 0);
     vx_inventory_free(inv);
+    /* A database whose Packages is a view, and one with no Packages at all. */
+    rmroot(root);
+    root = mkroot();
+    {
+        char *path = vx_xasprintf("%s/var/lib/rpm", root), *db;
+        struct vx_err *err = NULL;
+        sqlite3 *h = NULL;
+
+        assert_int_equal(vx_fs_mkdirs(path, 0755, &err), 0);
+        db = vx_xasprintf("%s/rpmdb.sqlite", path);
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h,
+                                      "CREATE TABLE t(x); CREATE VIEW Packages AS SELECT 1 AS "
+                                      "hnum, randomblob(16) AS blob",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(h);
+        inv = vx_inventory_new();
+        assert_int_equal(scan(root, inv, vx_inv_scan_rpm), -VX_E_INVALID);
+        assert_int_equal(inv->n_pkgs, 0);
+        vx_inventory_free(inv);
+        free(db);
+        free(path);
+    }
     /* Empty root: nothing, silently. */
     rmroot(root);
     root = mkroot();
