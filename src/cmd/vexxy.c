@@ -14,6 +14,8 @@ static const struct subcmd subcmds[] = {
     {"serve", vx_cmd_serve, "run the REST API (with in-process workers on SQLite)"},
     {"worker", vx_cmd_worker, "run worker processes against a shared PostgreSQL"},
     {"image", vx_cmd_image, "pull, inspect or unpack an image (the image phase alone)"},
+    {"inventory", vx_cmd_inventory, "list an image's packages and the files each owns"},
+    {"findings", vx_cmd_findings, "read a scanner's report, optionally bound to a rootfs"},
     {"submit", vx_cmd_submit, "submit an analysis to a server"},
     {"status", vx_cmd_status, "show a job's status"},
     {"results", vx_cmd_results, "show a job's results"},
