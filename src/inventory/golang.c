@@ -35,13 +35,14 @@
 #include "inventory/inv_int.h"  /* struct vx_inv_scan */
 #include "inventory/langwalk.h" /* vx_lang_walk_run, vx_lang_dedup */
 
-#define MAX_SECTIONS      8192
-#define MAX_SHSTRTAB      (1u << 20)
-#define MAX_BUILDINFO     (16u << 20) /* the .go.buildinfo section (modinfo of huge binaries) */
-#define MAX_MODINFO_LINES 100000
-#define MAX_BINARIES      100000
-#define MAX_WALK_DEPTH    16
-#define MAX_WALK_ENTRIES  4000000
+#define MAX_SECTIONS       8192
+#define MAX_SHSTRTAB       (1u << 20)
+#define MAX_BUILDINFO      (16u << 20) /* the .go.buildinfo section (modinfo of huge binaries) */
+#define MAX_SEGMENT_SEARCH (1u << 20)  /* bytes of the data segment read without a section table */
+#define MAX_MODINFO_LINES  100000
+#define MAX_BINARIES       100000
+#define MAX_WALK_DEPTH     16
+#define MAX_WALK_ENTRIES   4000000
 
 static const char go_magic[14] = "\xff Go buildinf:";
 
@@ -410,6 +411,43 @@ bad:
     return 0;
 }
 
+/* The file range of the first writable PT_LOAD segment; false when there is none. */
+static bool first_writable(const struct src *s, uint64_t *off, uint64_t *size)
+{
+    unsigned char eh[64], ph[56];
+    struct elf e;
+    uint64_t phoff;
+    size_t phentsize, phnum;
+
+    if (!src_get(s, 0, 64, eh))
+        return false;
+    e.is64 = eh[4] == 2;
+    e.big = eh[5] == 2;
+    phoff = e.is64 ? rd(&e, eh + 32, 8) : rd(&e, eh + 28, 4);
+    phentsize = (size_t)rd(&e, eh + (e.is64 ? 54 : 42), 2);
+    phnum = (size_t)rd(&e, eh + (e.is64 ? 56 : 44), 2);
+    if (phentsize < (e.is64 ? 56u : 32u) || phnum > 4096)
+        return false;
+    for (size_t i = 0; i < phnum; i++) {
+        uint64_t flags;
+
+        if (phoff > UINT64_MAX - (uint64_t)i * phentsize ||
+            !src_get(s, phoff + (uint64_t)i * phentsize, e.is64 ? 56 : 32, ph))
+            return false;
+        flags = e.is64 ? rd(&e, ph + 4, 4) : rd(&e, ph + 24, 4);
+        if (rd(&e, ph, 4) != 1 || !(flags & 2)) /* PT_LOAD, PF_W */
+            continue;
+        *off = e.is64 ? rd(&e, ph + 8, 8) : rd(&e, ph + 4, 4);
+        *size = e.is64 ? rd(&e, ph + 32, 8) : rd(&e, ph + 16, 4);
+        if (*off > s->size)
+            return false;
+        if (*size > s->size - *off)
+            *size = s->size - *off;
+        return true;
+    }
+    return false;
+}
+
 /* Finds and parses the build info of one ELF (memory or file). dd may be NULL. */
 static int go_elf(struct vx_inventory *inv, struct vx_lang_dedup *dd, const char *path,
                   const struct src *s, struct vx_err **err)
@@ -421,11 +459,15 @@ static int go_elf(struct vx_inventory *inv, struct vx_lang_dedup *dd, const char
     if (found < 0)
         return 0;
     if (found == 0) {
-        /* No section table: in memory the whole image can be searched; from a file we do
-         * not read whole binaries just in case. */
-        if (!s->mem)
-            return 0;
-        return parse_buildinfo(inv, dd, path, s, s->mem, (size_t)s->size, err);
+        /* No section table (stripped with it): the linker puts the build info at the start
+         * of the first writable segment. In memory, without even that, search everything. */
+        if (!first_writable(s, &off, &size)) {
+            if (!s->mem)
+                return 0;
+            return parse_buildinfo(inv, dd, path, s, s->mem, (size_t)s->size, err);
+        }
+        if (size > MAX_SEGMENT_SEARCH)
+            size = MAX_SEGMENT_SEARCH;
     }
     if (size > MAX_BUILDINFO || off > s->size || size > s->size - off) {
         vx_inventory_warn(inv, "%s: .go.buildinfo of %" PRIu64 " bytes is out of range (skipped)",

@@ -895,8 +895,9 @@ static unsigned char *go_elf(const char *gover, const char *modinfo, unsigned fl
     wr_le(b + 58, 64, 2);
     wr_le(b + 60, 3, 2);
     wr_le(b + 62, 2, 2);
-    /* PT_LOAD: offset 0, vaddr base, the whole file. */
+    /* PT_LOAD: offset 0, vaddr base, the whole file, read+write. */
     wr_le(b + 64, 1, 4);
+    wr_le(b + 68, 6, 4);
     wr_le(b + 64 + 16, base, 8);
     wr_le(b + 64 + 24, base, 8);
     wr_le(b + 64 + 32, total, 8);
@@ -1029,6 +1030,18 @@ static void test_go_scan(void **state)
     assert_true(pkg_has(p, "/usr/bin/tool"));
     assert_true(pkg_has(p, "/opt/x/bin/tool2"));
     assert_string_equal(pkg_named(inv, VX_PKG_GOLANG, "stdlib")->version, "v1.22.1");
+    free(elf);
+    vx_inventory_free(inv);
+    /* Without a section table, from a file: found at the start of the writable segment. */
+    inv = vx_inventory_new();
+    elf = go_elf("go1.22.1", go_modinfo, 2, &len);
+    wr_le(elf + 40, 0, 8); /* e_shoff */
+    wr_le(elf + 60, 0, 2); /* e_shnum */
+    put(root, "opt/x/bin/tool2", elf, len);
+    assert_int_equal(scan(root, inv, vx_inv_scan_go), 0);
+    p = pkg_named(inv, VX_PKG_GOLANG, "golang.org/x/text");
+    assert_int_equal(p->n_files, 2);
+    assert_true(pkg_has(p, "/opt/x/bin/tool2"));
     free(elf);
     vx_inventory_free(inv);
     rmroot(root);
