@@ -329,6 +329,15 @@ int vx_inventory_index(struct vx_inventory *inv, const char *rootfs, struct vx_e
                 if (S_ISLNK(st.st_mode)) {
                     int hops = 0;
                     char *t = resolve(&c, cp, &hops);
+                    struct stat ts;
+                    /* a link to a directory ("/lib" on merged-usr) is a directory here */
+                    if (t && fstatat(c.rootfd, strcmp(t, "/") ? t + 1 : ".", &ts,
+                                     AT_SYMLINK_NOFOLLOW) == 0 &&
+                        S_ISDIR(ts.st_mode)) {
+                        dir = true;
+                        free(t);
+                        t = NULL;
+                    }
                     if (t && strcmp(t, cp) != 0) {
                         links = vx_xgrow(links, sizeof(*links), n_links + 1, &cap_links);
                         links[n_links++] = (struct link_target){t, p};
