@@ -22,6 +22,7 @@ packages=(
     python3-jsonschema                       # document schema tests (OpenVEX, CycloneDX, CSAF)
     golang-go                                # test_inv_lang builds a real Go binary (offline)
     wrk python3-fastapi python3-uvicorn      # make bench-api and its baseline
+    runc crun                                # sandbox OCI runtimes (runc default; crun selectable)
 )
 
 installed() {
