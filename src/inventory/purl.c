@@ -220,7 +220,7 @@ int vx_purl_parse(const char *s, struct vx_purl *out, struct vx_err **err)
     p = slash + 1;
     while (end > p && end[-1] == '/')
         end--;
-    at = memrchr(p, '@', (size_t)(end - p));
+    at = end > p ? memrchr(p, '@', (size_t)(end - p)) : NULL;
     if (at) {
         out->version = dec(at + 1, (size_t)(end - at - 1));
         if (!out->version || !*out->version) {
@@ -231,7 +231,7 @@ int vx_purl_parse(const char *s, struct vx_purl *out, struct vx_err **err)
     }
     while (p < end && *p == '/')
         p++;
-    slash = memrchr(p, '/', (size_t)(end - p));
+    slash = end > p ? memrchr(p, '/', (size_t)(end - p)) : NULL;
     if (slash) {
         /* namespace: segments decoded one by one, empty ones dropped */
         struct vx_buf ns = VX_BUF_INIT(MAX_PURL);
