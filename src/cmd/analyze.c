@@ -117,6 +117,8 @@ int vx_cmd_analyze(int argc, char **argv)
     struct vx_err *err = NULL;
     char *data_dir = NULL, id[48], uuid[37];
     const char *data_dir_arg = NULL;
+    const char *findings_files[64]; /* argv strings */
+    size_t n_findings_files = 0;
     bool insecure = false, keep = false;
     int rc = VX_EXIT_ERROR;
     char why[512];
@@ -148,6 +150,13 @@ int vx_cmd_analyze(int argc, char **argv)
                         c == 'f' ? "--findings" : "--config", optarg, why);
                 return VX_EXIT_ERROR;
             }
+            if (c == 'f' && n_findings_files == VX_ARRAY_SIZE(findings_files)) {
+                fprintf(stderr, "vexxy analyze: at most %zu --findings files\n",
+                        VX_ARRAY_SIZE(findings_files));
+                return VX_EXIT_ERROR;
+            }
+            if (c == 'f')
+                findings_files[n_findings_files++] = optarg;
             break;
         case 't':
         case 'k':
@@ -236,6 +245,8 @@ int vx_cmd_analyze(int argc, char **argv)
     ctx.data_dir = data_dir;
     ctx.cfg = &cfg;
     ctx.state = &st;
+    ctx.findings_files = findings_files;
+    ctx.n_findings_files = n_findings_files;
     phases = vx_pipeline_phases(&n);
     for (size_t i = 0; i < n; i++) {
         fprintf(stderr, "[%zu/%zu] %s\n", i + 1, n, phases[i].name);

@@ -16,6 +16,8 @@
 #include "queue/queue.h"
 #include "queue/queue_int.h"
 #include "image/image.h"
+#include "inventory/inventory.h" /* vx_inventory_free in the state release */
+#include "findings/findings.h"   /* vx_findings_free in the state release */
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/fs.h"
@@ -25,6 +27,10 @@ void vx_pipeline_state_release(struct vx_pipeline_state *st)
 {
     vx_image_free(st->image);
     st->image = NULL;
+    vx_inventory_free(st->inventory);
+    st->inventory = NULL;
+    vx_findings_free(st->findings);
+    st->findings = NULL;
     free(st->job_dir);
     free(st->rootfs);
     st->job_dir = NULL;

@@ -19,11 +19,6 @@ static int phase_unavailable(const char *name, struct vx_err **err)
                       "phase '%s' is not available yet in this version of vexxy", name);
 }
 
-static int run_inventory(struct vx_phase_ctx *ctx, struct vx_err **err)
-{
-    return phase_unavailable("inventory", err);
-}
-
 static int run_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
 {
     return phase_unavailable("sandbox", err);
@@ -45,7 +40,7 @@ static int run_vex(struct vx_phase_ctx *ctx, struct vx_err **err)
 }
 
 static const struct vx_phase phases[] = {
-    {"image", 15, false, vx_phase_image}, {"inventory", 25, false, run_inventory},
+    {"image", 15, false, vx_phase_image}, {"inventory", 25, false, vx_phase_inventory},
     {"sandbox", 45, false, run_sandbox},  {"trace", 75, false, run_trace},
     {"reach", 90, true, run_reach},       {"vex", 100, true, run_vex},
 };

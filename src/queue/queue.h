@@ -28,6 +28,8 @@ int vx_job_set_state(struct vx_store *s, const char *id, const char *worker_id,
 /* ---- pipeline -------------------------------------------------------------------------- */
 
 struct vx_image;
+struct vx_inventory;
+struct vx_findings;
 
 /* Settings of the analysis that come from the operator, not from the job. */
 struct vx_pipeline_config {
@@ -44,9 +46,12 @@ struct vx_pipeline_config {
 /* What the phases of one run hand to each other; owned by the runner and released by
  * vx_pipeline_state_release() after the last phase. */
 struct vx_pipeline_state {
-    struct vx_image *image; /* pulled and verified (image phase) */
-    char *job_dir;          /* <data_dir>/jobs/<id>: everything the run writes */
-    char *rootfs;           /* <job_dir>/rootfs: the unpacked image */
+    struct vx_image *image;         /* pulled and verified (image phase) */
+    char *job_dir;                  /* <data_dir>/jobs/<id>: everything the run writes */
+    char *rootfs;                   /* <job_dir>/rootfs: the unpacked image */
+    struct vx_inventory *inventory; /* packages and file index (inventory phase) */
+    struct vx_findings *findings;   /* the job's findings, bound (inventory phase); NULL when
+                                       the job has none */
 };
 void vx_pipeline_state_release(struct vx_pipeline_state *st);
 
@@ -60,6 +65,10 @@ struct vx_phase_ctx {
     /* true once the job's cancellation was seen by the heartbeat (or shutdown began) */
     bool (*should_stop)(const struct vx_phase_ctx *ctx);
     void *priv; /* the worker's own state */
+    /* `vexxy analyze --findings FILE...`: report files read by the inventory phase, merged
+     * in order (a service job's findings come from the store instead). Borrowed. */
+    const char *const *findings_files;
+    size_t n_findings_files;
 };
 
 struct vx_phase {

@@ -8,4 +8,7 @@ struct vx_err;
 /* phase_image.c: pull + verify + unpack the job's image into <job_dir>/rootfs. */
 int vx_phase_image(struct vx_phase_ctx *ctx, struct vx_err **err);
 
+/* phase_inventory.c: packages + file index of the rootfs, findings parsed and bound. */
+int vx_phase_inventory(struct vx_phase_ctx *ctx, struct vx_err **err);
+
 #endif
