@@ -49,15 +49,26 @@ class AnalyzeTest(unittest.TestCase):
             self.skipTest("no image fixtures (tests/fixtures; ctest fixture 'images')")
         with tempfile.TemporaryDirectory() as d:
             findings = os.path.join(d, "trivy.json")
+            with open(fixture("VEXXY_FIXTURE_PACKAGES")) as f:
+                dash = [p for p in json.load(f) if p["name"] == "dash"][0]
+            vulns = [{"VulnerabilityID": "CVE-2099-0001", "PkgName": "dash",
+                      "InstalledVersion": dash["version"], "Severity": "LOW"},
+                     {"VulnerabilityID": "CVE-2099-0002", "PkgName": "libxml2",
+                      "InstalledVersion": "2.9.14+dfsg-1.3", "Severity": "LOW"}]
             with open(findings, "w") as f:
-                json.dump({"SchemaVersion": 2, "Results": []}, f)
+                json.dump({"SchemaVersion": 2, "ArtifactName": "tiny",
+                           "Results": [{"Target": "tiny (debian 12)", "Class": "os-pkgs",
+                                        "Type": "debian", "Vulnerabilities": vulns}]}, f)
             out = os.path.join(d, "vex.json")
             r = self.run_analyze("oci:" + layout, "--findings", findings, "--profile", "minimal",
                                  "--port", "80", "--env", "A=b", "--tracer", "fanotify,ebpf",
                                  "--data-dir", os.path.join(d, "data"), "-o", out)
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn("[1/6] image", r.stderr)
-            self.assertIn("phase 'inventory' is not available yet", r.stderr)
+            # the inventory phase runs: packages found, both findings read, dash bound
+            self.assertIn("[2/6] inventory", r.stderr)
+            self.assertIn("2 finding(s), 1 bound", r.stderr)
+            self.assertIn("phase 'sandbox' is not available yet", r.stderr)
             self.assertFalse(os.path.exists(out), "no document is written")
             jobs = os.path.join(d, "data", "jobs")
             self.assertEqual(os.listdir(jobs) if os.path.isdir(jobs) else [], [],
