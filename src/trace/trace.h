@@ -86,7 +86,7 @@ struct vx_trace_backend_stat {
 struct vx_trace_profile {
     int64_t start_ms, end_ms; /* wall clock of the trace window */
     bool complete;            /* every running backend lost nothing */
-    struct vx_trace_file *files;
+    struct vx_trace_file *files; /* sorted by path (strcmp): consumers binary-search it */
     size_t n_files, cap_files;
     struct vx_trace_proc *procs;
     size_t n_procs, cap_procs;

@@ -1,0 +1,684 @@
+/* reach.c -- the verdict rules of DESIGN.md §10 and the confidence formula of
+ * docs/verdicts.md.
+ *
+ * DESIGN
+ * Findings are grouped into one verdict per (vulnerability, package): findings of the same
+ * package whose ids or aliases meet are one group, so two scanners reporting CVE-X and its
+ * GHSA alias never get two statements. Then, per group, in this order (the first rule that
+ * applies decides):
+ *   1. unbound finding: an OS package type (deb/apk/rpm) whose database we read, with no
+ *      package of that name at any version -> not_affected/component_not_present; anything
+ *      else -> under_investigation (we cannot prove absence of what we cannot see);
+ *   2. the report is about another version than the image has, and the image's version is
+ *      at or past the fixed version (the ecosystem's ordering) -> fixed;
+ *   3. package owns no file present in the image (unmapped) -> under_investigation;
+ *   4. no run or no profile -> under_investigation;
+ *   5. a code file of the package was executed, mapped executable, used as interpreter, or
+ *      opened when it is code by its name (shared objects, programs, scripts, bytecode:
+ *      fanotify sees the open of a library, not its mmap) -> affected, unless the finding
+ *      names vulnerable symbols and every one was resolved, probed and counted 0 with a
+ *      complete profile (function level: not_affected), or none of them exists in the
+ *      package's binaries (vulnerable_code_not_present);
+ *   6. a Go module or Java archive sharing a binary/jar with others, whose file ran, with no
+ *      symbol data -> under_investigation (file level cannot tell modules apart);
+ *   7. the profile lost events -> under_investigation;
+ *   8. a package with no code file whose data files were read -> affected (the data was
+ *      consumed); otherwise not_affected/vulnerable_code_not_in_execute_path with the
+ *      confidence of the run, and under_investigation when that is below the threshold.
+ * Reasons are one line and name the figures they rest on.
+ */
+#include "common/setup.h"
+
+#include "reach/reach.h"
+
+#include <math.h>
+
+#include "findings/findings.h"   /* the findings and their binding */
+#include "inventory/inventory.h" /* packages, owners index, purls */
+#include "trace/trace.h"         /* the profile */
+#include "common/alloc.h"
+#include "common/err.h"
+
+#define MAX_FILES_KEPT   200
+#define MAX_TOUCHED_KEPT 200
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static bool has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+/* True if the path is code by its name: shared objects (libx.so, libx.so.1.2), programs in
+ * bin/sbin/libexec dirs, the dynamic loader, scripts and bytecode of interpreted languages.
+ * Conservative on purpose: a false "code" only turns a not_affected into affected. */
+static bool is_code_path(const char *p)
+{
+    static const char *const exts[] = {".so",  ".py", ".pyc",  ".pyo", ".js",  ".mjs", ".cjs",
+                                       ".rb",  ".pl", ".pm",   ".php", ".sh",  ".jar", ".class",
+                                       ".war", ".ko", ".node", ".lua", ".tcl", NULL};
+    const char *base = strrchr(p, '/');
+
+    base = base ? base + 1 : p;
+    if (strstr(p, "/bin/") || strstr(p, "/sbin/") || strstr(p, "/libexec/"))
+        return true;
+    if (strstr(base, ".so.") || strncmp(base, "ld-linux", 8) == 0)
+        return true;
+    for (size_t i = 0; exts[i]; i++)
+        if (has_suffix(base, exts[i]))
+            return true;
+    return false;
+}
+
+static void how_str(unsigned how, char *out, size_t len)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{VX_HOW_EXEC, "exec"},
+                 {VX_HOW_MMAP_EXEC, "mmap-exec"},
+                 {VX_HOW_INTERP, "interp"},
+                 {VX_HOW_OPEN, "open"},
+                 {VX_HOW_NEEDED, "needed"}};
+    size_t off = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < VX_ARRAY_SIZE(names); i++) {
+        if (!(how & names[i].bit))
+            continue;
+        off += (size_t)snprintf(out + off, off < len ? len - off : 0, "%s%s", off ? "," : "",
+                                names[i].name);
+        if (off >= len)
+            break;
+    }
+}
+
+static void add_str(char ***arr, size_t *n, size_t *cap, char *s)
+{
+    *arr = vx_xgrow(*arr, sizeof(**arr), *n + 1, cap);
+    (*arr)[(*n)++] = s;
+}
+
+/* The profile's entry for a canonical path. The profile keeps files sorted by path
+ * (trace.h), so a binary search; reach does not need the trace module's code. */
+static const struct vx_trace_file *profile_file(const struct vx_trace_profile *p, const char *path)
+{
+    size_t lo = 0, hi = p->n_files;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(p->files[mid].path, path);
+
+        if (c == 0)
+            return &p->files[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* ---- the run factor ------------------------------------------------------------------------- */
+
+/* Run-level confidence in [0,1] from measured figures (docs/verdicts.md). */
+static double run_factor(const struct vx_run_facts *rf, const struct vx_trace_profile *prof,
+                         char **why)
+{
+    double c = 1.0, cover;
+
+    if (!rf || !rf->ran || !prof) {
+        *why = vx_xstrdup("the workload did not run under the tracer");
+        return 0.0;
+    }
+    if (!rf->stayed_up) {
+        *why = vx_xasprintf("the workload exited (code %d) after %" PRId64
+                            " ms, before the observation window ended",
+                            rf->exit_code, rf->window_ms);
+        return 0.3 * fmin(1.0, rf->window_wanted_ms > 0
+                                   ? (double)rf->window_ms / (double)rf->window_wanted_ms
+                                   : 1.0);
+    }
+    cover =
+        rf->window_wanted_ms > 0 ? fmin(1.0, (double)rf->window_ms / rf->window_wanted_ms) : 1.0;
+    c *= 0.5 + 0.5 * cover;
+    if (rf->health_checked)
+        c *= rf->health_ok ? 1.0 : 0.5;
+    else
+        c *= 0.9;
+    if (rf->requests > 0) {
+        c *= fmin(1.0, 0.85 + 0.03 * (double)rf->endpoints);
+        if (rf->status_5xx * 2 > rf->requests)
+            c *= 0.9;
+    } else {
+        c *= 0.85;
+    }
+    if (rf->test_script_ran && rf->test_script_exit != 0)
+        c *= 0.8;
+    *why = vx_xasprintf("up for %" PRId64 " of %" PRId64 " ms, health check %s, %" PRId64
+                        " requests reaching %" PRId64 " endpoints, test script %s",
+                        rf->window_ms, rf->window_wanted_ms,
+                        !rf->health_checked ? "not configured"
+                        : rf->health_ok     ? "passed"
+                                            : "failed",
+                        rf->requests, rf->endpoints,
+                        !rf->test_script_ran        ? "not given"
+                        : rf->test_script_exit == 0 ? "passed"
+                                                    : "failed");
+    return c;
+}
+
+/* ---- grouping ----------------------------------------------------------------------------- */
+
+struct group {
+    long pkg;
+    size_t first; /* finding that names the group */
+    size_t *members;
+    size_t n, cap;
+};
+
+static bool ids_meet(const struct vx_finding *a, const struct vx_finding *b)
+{
+    if (strcmp(a->id, b->id) == 0)
+        return true;
+    for (size_t i = 0; i < a->n_aliases; i++) {
+        if (strcmp(a->aliases[i], b->id) == 0)
+            return true;
+        for (size_t j = 0; j < b->n_aliases; j++)
+            if (strcmp(a->aliases[i], b->aliases[j]) == 0)
+                return true;
+    }
+    for (size_t j = 0; j < b->n_aliases; j++)
+        if (strcmp(a->id, b->aliases[j]) == 0)
+            return true;
+    return false;
+}
+
+/* The identity of an unbound finding's package (purl without qualifiers, else
+ * type/name@version). Caller frees. */
+static char *unbound_key(const struct vx_finding *f)
+{
+    char *k = f->purl ? vx_purl_strip(f->purl) : NULL;
+
+    if (!k)
+        k = vx_xasprintf("%s/%s@%s", f->type ? f->type : "?", f->name ? f->name : "?",
+                         f->version ? f->version : "?");
+    return k;
+}
+
+/* Groups findings: by package (bound) or package identity (unbound), then by meeting ids.
+ * Per package the groups are few, so a linear search inside the package is fine; the
+ * packages themselves are found through a per-package head index. */
+static struct group *make_groups(const struct vx_findings *f, size_t n_pkgs, size_t *n_groups)
+{
+    struct group *g = NULL;
+    size_t ng = 0, cap = 0;
+    size_t *head = vx_xcalloc(n_pkgs + 1, sizeof(*head)); /* 1 + first group index, by pkg */
+    size_t *next = NULL, cap_next = 0;                    /* chain of groups of a pkg */
+    char **keys = NULL;                                   /* unbound groups' identities */
+
+    for (size_t i = 0; i < f->n; i++) {
+        const struct vx_finding *fi = &f->items[i];
+        long pkg = fi->pkg >= 0 && (size_t)fi->pkg < n_pkgs ? fi->pkg : -1;
+        char *key = pkg < 0 ? unbound_key(fi) : NULL;
+        size_t found = SIZE_MAX;
+
+        if (!fi->id)
+            continue;
+        if (pkg >= 0) {
+            for (size_t gi = head[pkg]; gi; gi = next[gi - 1])
+                if (ids_meet(&f->items[g[gi - 1].first], fi)) {
+                    found = gi - 1;
+                    break;
+                }
+        } else {
+            for (size_t gi = 0; gi < ng; gi++)
+                if (g[gi].pkg < 0 && strcmp(keys[gi], key) == 0 &&
+                    ids_meet(&f->items[g[gi].first], fi)) {
+                    found = gi;
+                    break;
+                }
+        }
+        if (found == SIZE_MAX) {
+            g = vx_xgrow(g, sizeof(*g), ng + 1, &cap);
+            keys = vx_xrealloc(keys, cap * sizeof(*keys));
+            next = vx_xgrow(next, sizeof(*next), ng + 1, &cap_next);
+            memset(&g[ng], 0, sizeof(g[ng]));
+            g[ng].pkg = pkg;
+            g[ng].first = i;
+            keys[ng] = key;
+            key = NULL;
+            next[ng] = 0;
+            if (pkg >= 0) {
+                next[ng] = head[pkg];
+                head[pkg] = ng + 1;
+            }
+            found = ng++;
+        }
+        g[found].members =
+            vx_xgrow(g[found].members, sizeof(size_t), g[found].n + 1, &g[found].cap);
+        g[found].members[g[found].n++] = i;
+        free(key);
+    }
+    for (size_t i = 0; i < ng; i++)
+        free(keys[i]);
+    free(keys);
+    free(head);
+    free(next);
+    *n_groups = ng;
+    return g;
+}
+
+/* ---- per-package file view ---------------------------------------------------------------- */
+
+struct pkg_files {
+    const char **paths; /* canonical present paths (borrowed from the owners index) */
+    size_t n, cap;
+};
+
+static struct pkg_files *files_by_pkg(const struct vx_inventory *inv)
+{
+    struct pkg_files *pf = vx_xcalloc(inv->n_pkgs + 1, sizeof(*pf));
+
+    for (size_t i = 0; i < inv->n_owners; i++) {
+        const struct vx_inv_owner *o = &inv->owners[i];
+        struct pkg_files *p;
+
+        if (!o->present || o->pkg >= inv->n_pkgs)
+            continue;
+        p = &pf[o->pkg];
+        p->paths = vx_xgrow(p->paths, sizeof(*p->paths), p->n + 1, &p->cap);
+        p->paths[p->n++] = o->path;
+    }
+    return pf;
+}
+
+/* ---- one verdict ---------------------------------------------------------------------------- */
+
+struct ctx {
+    const struct vx_inventory *inv;
+    const struct vx_findings *f;
+    const struct vx_trace_profile *prof;
+    const struct vx_reach_opts *opts;
+    struct pkg_files *pf;
+    double run_c;
+    const char *run_why;
+    bool complete;
+    int64_t lost;
+};
+
+static bool os_type(const char *t)
+{
+    return t && (!strcmp(t, "deb") || !strcmp(t, "apk") || !strcmp(t, "rpm"));
+}
+
+/* rule 1: a finding bound to nothing */
+static void decide_unbound(const struct ctx *c, const struct vx_finding *fi, struct vx_verdict *v)
+{
+    int t = fi->type ? vx_pkg_type_parse(fi->type) : -1;
+    size_t n_of_type = 0;
+    bool have_name = false;
+    const char *other_version = NULL;
+
+    for (size_t i = 0; t >= 0 && fi->name && i < c->inv->n_pkgs; i++) {
+        const struct vx_pkg *p = &c->inv->pkgs[i];
+
+        if ((int)p->type != t)
+            continue;
+        n_of_type++;
+        /* a scanner may name the source package; then the package is there in some form */
+        if (strcmp(p->name, fi->name) == 0 ||
+            (p->source_name && !strcmp(p->source_name, fi->name))) {
+            have_name = true;
+            other_version = p->version;
+        }
+    }
+    v->status = VX_VEX_UNDER_INVESTIGATION;
+    v->confidence = 0.0;
+    if (os_type(fi->type) && n_of_type > 0 && !have_name) {
+        v->status = VX_VEX_NOT_AFFECTED;
+        v->justification = VX_JUST_COMPONENT_NOT_PRESENT;
+        v->confidence = 0.95;
+        v->reason = vx_xasprintf("package '%s' is not installed in the image: its %s database "
+                                 "lists %zu packages and not this one",
+                                 fi->name, fi->type, n_of_type);
+    } else if (have_name) {
+        v->reason = vx_xasprintf("the report names '%s' %s but the image has version %s", fi->name,
+                                 fi->version ? fi->version : "?", other_version);
+    } else {
+        v->reason = vx_xasprintf("package '%s' of the report was not found by the inventory (%s)",
+                                 fi->name   ? fi->name
+                                 : fi->purl ? fi->purl
+                                            : "?",
+                                 fi->unbound_reason ? fi->unbound_reason : "no reason given");
+    }
+}
+
+/* The symbols named by the group's findings, looked up in the profile among the package's
+ * files. *named = how many names; *absent = names no file of the package has; *zero = names
+ * probed and counted 0; *called = names counted > 0 (appended to v->symbols_called). */
+static void symbol_view(const struct ctx *c, const struct group *g, const struct pkg_files *pf,
+                        struct vx_verdict *v, size_t *named, size_t *absent, size_t *zero,
+                        size_t *called, size_t *unknown)
+{
+    size_t cap = 0;
+
+    *named = *absent = *zero = *called = *unknown = 0;
+    for (size_t m = 0; m < g->n; m++) {
+        const struct vx_finding *fi = &c->f->items[g->members[m]];
+
+        for (size_t s = 0; s < fi->n_symbols; s++) {
+            bool any_resolved = false, any_attached = false, any_hit = false, seen = false;
+
+            (*named)++;
+            for (size_t k = 0; c->prof && k < c->prof->n_symbols; k++) {
+                const struct vx_trace_symbol *ts = &c->prof->symbols[k];
+                bool ours = false;
+
+                if (strcmp(ts->symbol, fi->symbols[s]) != 0)
+                    continue;
+                for (size_t p = 0; p < pf->n && !ours; p++)
+                    ours = strcmp(pf->paths[p], ts->path) == 0;
+                if (!ours)
+                    continue;
+                seen = true;
+                any_resolved |= ts->resolved;
+                any_attached |= ts->attached;
+                any_hit |= ts->count > 0;
+            }
+            if (!seen)
+                (*unknown)++;
+            else if (any_hit) {
+                (*called)++;
+                add_str(&v->symbols_called, &v->n_symbols_called, &cap, vx_xstrdup(fi->symbols[s]));
+            } else if (!any_resolved)
+                (*absent)++;
+            else if (any_attached)
+                (*zero)++;
+            else
+                (*unknown)++;
+        }
+    }
+}
+
+static void decide_bound(const struct ctx *c, const struct group *g, struct vx_verdict *v)
+{
+    const struct vx_pkg *p = &c->inv->pkgs[g->pkg];
+    const struct pkg_files *pf = &c->pf[g->pkg];
+    const struct vx_finding *f0 = &c->f->items[g->first];
+    size_t code_files = 0, code_touched = 0, data_touched = 0, cap_t = 0, cap_f = 0;
+    bool strong = false; /* exec / mmap-exec / interp seen, not only an open */
+    size_t named, absent, zero, called, unknown;
+    const char *first_code = NULL;
+    double conf;
+
+    /* evidence: the package's present files and what touched them */
+    v->n_files_total = (int64_t)pf->n;
+    for (size_t i = 0; i < pf->n; i++) {
+        const struct vx_trace_file *tf = c->prof ? profile_file(c->prof, pf->paths[i]) : NULL;
+        bool code = is_code_path(pf->paths[i]);
+        char how[64];
+
+        code_files += code;
+        if (v->n_files < MAX_FILES_KEPT)
+            add_str(&v->files, &v->n_files, &cap_f, vx_xstrdup(pf->paths[i]));
+        if (!tf)
+            continue;
+        if (tf->how & (VX_HOW_EXEC | VX_HOW_MMAP_EXEC | VX_HOW_INTERP)) {
+            strong = true;
+            code = true;
+        }
+        if (code) {
+            code_touched++;
+            if (!first_code)
+                first_code = pf->paths[i];
+        } else {
+            data_touched++;
+        }
+        how_str(tf->how, how, sizeof(how));
+        if (v->n_touched < MAX_TOUCHED_KEPT)
+            add_str(&v->touched, &v->n_touched, &cap_t, vx_xasprintf("%s (%s)", pf->paths[i], how));
+    }
+
+    /* rule 2: fixed */
+    /* Only when the report is about another version than the image has: if the scanner saw
+     * this very version and still reported it, its own ordering said "not fixed", and a
+     * disagreement of version orderings must never hide a CVE. */
+    if (f0->fixed_version && *f0->fixed_version && !strchr(f0->fixed_version, ',') && f0->version &&
+        strcmp(f0->version, p->version) != 0 &&
+        vx_version_cmp(vx_pkg_type_name(p->type), p->version, f0->fixed_version) >= 0) {
+        v->status = VX_VEX_FIXED;
+        v->confidence = 0.9;
+        v->reason = vx_xasprintf("installed %s %s is at or past the fixed version %s", p->name,
+                                 p->version, f0->fixed_version);
+        return;
+    }
+    /* rule 3: unmapped */
+    if (pf->n == 0) {
+        v->status = VX_VEX_UNDER_INVESTIGATION;
+        v->reason = vx_xasprintf("package %s %s owns no file we could find in the image, so "
+                                 "file evidence cannot judge it",
+                                 p->name, p->version);
+        return;
+    }
+    /* rule 4: no run */
+    if (!c->prof || c->run_c <= 0.0) {
+        v->status = VX_VEX_UNDER_INVESTIGATION;
+        v->reason = vx_xasprintf("no usable run: %s", c->run_why);
+        return;
+    }
+    symbol_view(c, g, pf, v, &named, &absent, &zero, &called, &unknown);
+    /* rule 5: code ran */
+    if (code_touched > 0) {
+        if (named > 0 && called == 0 && unknown == 0 && absent == named) {
+            v->status = VX_VEX_NOT_AFFECTED;
+            v->justification = VX_JUST_VULNERABLE_CODE_NOT_PRESENT;
+            v->confidence = 0.9;
+            v->reason = vx_xasprintf("none of the %zu named vulnerable function(s) exists in the "
+                                     "binaries of %s",
+                                     named, p->name);
+            return;
+        }
+        if (named > 0 && called == 0 && unknown == 0 && absent + zero == named && zero > 0 &&
+            c->complete) {
+            conf = c->run_c * 0.9;
+            v->status =
+                conf >= c->opts->threshold ? VX_VEX_NOT_AFFECTED : VX_VEX_UNDER_INVESTIGATION;
+            v->justification = v->status == VX_VEX_NOT_AFFECTED
+                                   ? VX_JUST_VULNERABLE_CODE_NOT_IN_EXECUTE_PATH
+                                   : VX_JUST_NONE;
+            v->confidence = conf;
+            v->reason = vx_xasprintf("%s was loaded but its %zu named vulnerable function(s) "
+                                     "were never called (uprobes, nothing lost)%s",
+                                     p->name, zero,
+                                     v->status == VX_VEX_NOT_AFFECTED
+                                         ? ""
+                                         : "; confidence of the run below the threshold");
+            return;
+        }
+        if ((p->type == VX_PKG_GOLANG || p->type == VX_PKG_MAVEN) && called == 0) {
+            v->status = VX_VEX_UNDER_INVESTIGATION;
+            v->reason = vx_xasprintf("%s shares the %s that ran with other modules and the "
+                                     "finding names no function we could count",
+                                     p->name, p->type == VX_PKG_GOLANG ? "binary" : "archive");
+            return;
+        }
+        v->status = VX_VEX_AFFECTED;
+        v->confidence = called > 0 ? 0.99 : strong ? 0.95 : 0.85;
+        if (called > 0)
+            v->reason = vx_xasprintf("vulnerable function %s of %s was called",
+                                     v->symbols_called[0], p->name);
+        else
+            v->reason = vx_xasprintf("%zu code file(s) of %s %s were %s during the run, e.g. %s",
+                                     code_touched, p->name, p->version,
+                                     strong ? "executed or mapped" : "loaded", first_code);
+        return;
+    }
+    /* rule 7: incomplete profile */
+    if (!c->complete) {
+        v->status = VX_VEX_UNDER_INVESTIGATION;
+        v->reason = vx_xasprintf("no file of %s was seen, but the tracer lost %" PRId64
+                                 " event(s), so absence proves nothing",
+                                 p->name, c->lost);
+        return;
+    }
+    /* rule 8 */
+    if (code_files == 0 && data_touched > 0) {
+        v->status = VX_VEX_AFFECTED;
+        v->confidence = 0.8;
+        v->reason = vx_xasprintf("%s ships no code but %zu of its data file(s) were read, "
+                                 "e.g. %s",
+                                 p->name, data_touched, v->touched[0]);
+        return;
+    }
+    conf = c->run_c * (data_touched > 0 ? 0.9 : 1.0);
+    v->confidence = conf;
+    if (conf < c->opts->threshold) {
+        v->status = VX_VEX_UNDER_INVESTIGATION;
+        v->reason = vx_xasprintf("none of the %zu file(s) of %s ran, but the run's confidence "
+                                 "%.2f is below the threshold %.2f (%s)",
+                                 pf->n, p->name, conf, c->opts->threshold, c->run_why);
+        return;
+    }
+    v->status = VX_VEX_NOT_AFFECTED;
+    v->justification = VX_JUST_VULNERABLE_CODE_NOT_IN_EXECUTE_PATH;
+    if (data_touched > 0)
+        v->reason = vx_xasprintf("none of the %zu code file(s) of %s ran; only %zu data file(s) "
+                                 "were read (%s)",
+                                 code_files, p->name, data_touched, c->run_why);
+    else
+        v->reason = vx_xasprintf("none of the %zu file(s) of %s was opened, executed or mapped "
+                                 "(%s)",
+                                 pf->n, p->name, c->run_why);
+}
+
+/* ---- the whole result ------------------------------------------------------------------------ */
+
+static void verdict_release(struct vx_verdict *v)
+{
+    free(v->findings);
+    free(v->reason);
+    for (size_t i = 0; i < v->n_files; i++)
+        free(v->files[i]);
+    free(v->files);
+    for (size_t i = 0; i < v->n_touched; i++)
+        free(v->touched[i]);
+    free(v->touched);
+    for (size_t i = 0; i < v->n_symbols_called; i++)
+        free(v->symbols_called[i]);
+    free(v->symbols_called);
+}
+
+void vx_reach_result_free(struct vx_reach_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        verdict_release(&r->verdicts[i]);
+    free(r->verdicts);
+    free(r->run_reason);
+    free(r);
+}
+
+/* Sort key context: qsort has no user argument, so verdicts carry what they sort by. */
+struct sortable {
+    struct vx_verdict v;
+    const char *purl;
+};
+
+static int cmp_verdict(const void *a, const void *b)
+{
+    const struct sortable *x = a, *y = b;
+    int c = strcmp(x->v.vuln_id, y->v.vuln_id);
+
+    return c ? c : strcmp(x->purl ? x->purl : "", y->purl ? y->purl : "");
+}
+
+int vx_reach_decide(const struct vx_inventory *inv, const struct vx_findings *f,
+                    const struct vx_trace_profile *profile, const struct vx_run_facts *facts,
+                    const struct vx_reach_opts *opts, struct vx_reach_result **out,
+                    struct vx_err **err)
+{
+    static const struct vx_findings no_findings;
+    struct vx_reach_opts defaults = {.threshold = 0.7};
+    struct vx_reach_result *r = NULL;
+    struct sortable *tmp = NULL;
+    struct group *g = NULL;
+    char *run_why = NULL;
+    struct ctx c = {0};
+    size_t ng = 0;
+
+    if (!inv)
+        return vx_err_set(err, VX_E_INTERNAL, 0, "reach: no inventory");
+    if (!f)
+        f = &no_findings;
+    if (!opts || !(opts->threshold > 0.0 && opts->threshold <= 1.0))
+        opts = &defaults;
+    c.inv = inv;
+    c.f = f;
+    c.prof = profile;
+    c.opts = opts;
+    c.pf = files_by_pkg(inv);
+    c.run_c = run_factor(facts, profile, &run_why);
+    c.run_why = run_why;
+    c.complete = profile && profile->complete;
+    for (size_t i = 0; profile && i < profile->n_backends; i++)
+        c.lost += profile->backends[i].lost;
+
+    g = make_groups(f, inv->n_pkgs, &ng);
+    tmp = vx_xcalloc(ng + 1, sizeof(*tmp));
+    for (size_t i = 0; i < ng; i++) {
+        struct vx_verdict *v = &tmp[i].v;
+        const struct vx_finding *f0 = &f->items[g[i].first];
+
+        v->vuln_id = f0->id;
+        v->pkg = g[i].pkg;
+        v->status = VX_VEX_UNDER_INVESTIGATION;
+        if (g[i].pkg < 0)
+            decide_unbound(&c, f0, v);
+        else
+            decide_bound(&c, &g[i], v);
+        v->findings = g[i].members; /* moved after the rules, which read the group */
+        v->n_findings = g[i].n;
+        g[i].members = NULL;
+        tmp[i].purl = g[i].pkg >= 0 ? inv->pkgs[g[i].pkg].purl : f0->purl;
+    }
+    qsort(tmp, ng, sizeof(*tmp), cmp_verdict);
+
+    r = vx_xcalloc(1, sizeof(*r));
+    r->verdicts = vx_xcalloc(ng + 1, sizeof(*r->verdicts));
+    for (size_t i = 0; i < ng; i++) {
+        r->verdicts[i] = tmp[i].v;
+        switch (tmp[i].v.status) {
+        case VX_VEX_AFFECTED:
+            r->n_affected++;
+            break;
+        case VX_VEX_NOT_AFFECTED:
+            r->n_not_affected++;
+            break;
+        case VX_VEX_FIXED:
+            r->n_fixed++;
+            break;
+        default:
+            r->n_under_investigation++;
+        }
+    }
+    r->n = ng;
+    r->run_confidence = c.run_c;
+    r->run_reason = run_why;
+    r->profile_complete = c.complete;
+    run_why = NULL;
+    *out = r;
+
+    for (size_t i = 0; i < ng; i++)
+        free(g[i].members);
+    free(g);
+    free(tmp);
+    for (size_t i = 0; i < inv->n_pkgs; i++)
+        free(c.pf[i].paths);
+    free(c.pf);
+    free(run_why);
+    return 0;
+}
