@@ -90,7 +90,8 @@ char *vx_inventory_json(const struct vx_inventory *inv, bool with_files)
         } else {
             for (size_t i = 0; i < inv->n_pkgs; i++) {
                 char **c = vx_xcalloc(inv->pkgs[i].n_files + 1, sizeof(*c));
-                memcpy(c, inv->pkgs[i].files, inv->pkgs[i].n_files * sizeof(*c));
+                if (inv->pkgs[i].n_files)
+                    memcpy(c, inv->pkgs[i].files, inv->pkgs[i].n_files * sizeof(*c));
                 qsort(c, inv->pkgs[i].n_files, sizeof(*c), cmp_str);
                 for (size_t f = 0; f < inv->pkgs[i].n_files; f++)
                     json_array_append_new(files[i], jstr(c[f]));
