@@ -9,17 +9,17 @@
 #define VX_EXIT_NEGATIVE 1
 #define VX_EXIT_ERROR    2
 
-int vx_cmd_serve(int argc, char **argv);   /* serve.c */
-int vx_cmd_worker(int argc, char **argv);  /* worker.c */
-int vx_cmd_analyze(int argc, char **argv); /* analyze.c */
-int vx_cmd_submit(int argc, char **argv);  /* client.c */
-int vx_cmd_status(int argc, char **argv);  /* client.c */
-int vx_cmd_results(int argc, char **argv); /* client.c */
-int vx_cmd_cancel(int argc, char **argv);  /* client.c */
-int vx_cmd_list(int argc, char **argv);    /* client.c */
-int vx_cmd_vex(int argc, char **argv);     /* client.c */
-int vx_cmd_admin(int argc, char **argv);   /* admin.c */
-int vx_cmd_image(int argc, char **argv);   /* image.c */
+int vx_cmd_serve(int argc, char **argv);     /* serve.c */
+int vx_cmd_worker(int argc, char **argv);    /* worker.c */
+int vx_cmd_analyze(int argc, char **argv);   /* analyze.c */
+int vx_cmd_submit(int argc, char **argv);    /* client.c */
+int vx_cmd_status(int argc, char **argv);    /* client.c */
+int vx_cmd_results(int argc, char **argv);   /* client.c */
+int vx_cmd_cancel(int argc, char **argv);    /* client.c */
+int vx_cmd_list(int argc, char **argv);      /* client.c */
+int vx_cmd_vex(int argc, char **argv);       /* client.c */
+int vx_cmd_admin(int argc, char **argv);     /* admin.c */
+int vx_cmd_image(int argc, char **argv);     /* image.c */
 int vx_cmd_inventory(int argc, char **argv); /* inventory.c */
 int vx_cmd_findings(int argc, char **argv);  /* findings.c */
 

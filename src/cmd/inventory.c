@@ -58,18 +58,17 @@ static void print_human(const struct vx_inventory *inv, const char *what)
     printf("unmapped   %zu\nwarnings   %zu%s\n\n", n_unmapped,
            inv->n_warnings + (size_t)inv->warnings_dropped,
            inv->warnings_dropped ? " (some not kept)" : "");
-    printf("%-6s %-40s %-32s %-8s %7s %7s\n", "TYPE", "NAME", "VERSION", "ARCH", "FILES",
-           "MAPPED");
+    printf("%-6s %-40s %-32s %-8s %7s %7s\n", "TYPE", "NAME", "VERSION", "ARCH", "FILES", "MAPPED");
     for (size_t i = 0; i < inv->n_pkgs; i++) {
         const struct vx_pkg *p = &inv->pkgs[i];
-        printf("%-6s %-40s %-32s %-8s %7zu %7zu\n", vx_pkg_type_name(p->type), p->name,
-               p->version, p->arch ? p->arch : "-", p->n_files, p->n_mapped);
+        printf("%-6s %-40s %-32s %-8s %7zu %7zu\n", vx_pkg_type_name(p->type), p->name, p->version,
+               p->arch ? p->arch : "-", p->n_files, p->n_mapped);
     }
     if (n_unmapped) {
         printf("\nunmapped (no file of theirs found in the image):\n");
         for (size_t i = 0; i < n_unmapped; i++)
-            printf("  %s\n", inv->pkgs[unm[i]].purl ? inv->pkgs[unm[i]].purl
-                                                     : inv->pkgs[unm[i]].name);
+            printf("  %s\n",
+                   inv->pkgs[unm[i]].purl ? inv->pkgs[unm[i]].purl : inv->pkgs[unm[i]].name);
     }
     for (size_t i = 0; i < inv->n_warnings; i++)
         printf("%swarning: %s\n", i ? "" : "\n", inv->warnings[i]);
@@ -80,9 +79,9 @@ static void print_human(const struct vx_inventory *inv, const char *what)
 static char *image_purl(const struct vx_image_source *src, const struct vx_image *img,
                         const char *rootfs)
 {
-    const char *name = NULL, *digest = img ? (img->index_digest ? img->index_digest
-                                                               : img->manifest_digest)
-                                           : NULL;
+    const char *name = NULL,
+               *digest =
+                   img ? (img->index_digest ? img->index_digest : img->manifest_digest) : NULL;
     char *base = NULL, *out;
 
     if (src && src->ref.repository)
@@ -179,8 +178,10 @@ int vx_cmd_inventory(int argc, char **argv)
             break;
         case 'p':
             if (!strchr(optarg, '/')) {
-                fprintf(stderr, "vexxy inventory: --platform must be OS/ARCH[/VARIANT], not "
-                                "'%s'\n", optarg);
+                fprintf(stderr,
+                        "vexxy inventory: --platform must be OS/ARCH[/VARIANT], not "
+                        "'%s'\n",
+                        optarg);
                 return VX_EXIT_ERROR;
             }
             iopts.platform = optarg;

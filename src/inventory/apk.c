@@ -29,7 +29,7 @@ struct rec {
         const char *s;
         size_t n;
         bool dir;
-    } *paths;
+    } * paths;
     size_t n_paths, cap_paths;
 };
 

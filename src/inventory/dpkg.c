@@ -19,9 +19,13 @@
  * the sibling status.d/<file>.md5sums (distroless ships no .list files). A package with no
  * list at all is kept and ends up unmapped.
  *
- * Malformed input (binary garbage, NUL bytes, lines without ':', a last stanza cut off
- * without its final newline) is skipped with a warning naming the file and the entry; a
- * status file with no Package field anywhere is not a status file and is an error.
+ * Malformed input (binary garbage, NUL bytes, lines without ':') is skipped with a warning
+ * naming the file and the entry; a status file with no Package field anywhere is not a
+ * status file and is an error. A last stanza without its final newline may have been cut
+ * off: when the unterminated line is one of the fields we read (its value may be cut short,
+ * "Version: 1.2" of "1.2.3-4") the entry is dropped with a warning; when it is any other
+ * field or a continuation (a file written without the trailing newline, or cut inside the
+ * Description that dpkg writes last) the entry is kept, with a warning all the same.
  */
 #include "common/setup.h"
 
@@ -37,12 +41,11 @@
 #include "inventory/inv_int.h"  /* the scan context, vx_inv_read_file */
 #include "inventory/langwalk.h" /* vx_lang_open for status.d/ */
 
-#define MAX_FIELD       4096 /* a name/version/arch longer than this is not one */
-#define MAX_STATUSD     10000
-#define STATUS_REL      "var/lib/dpkg/status"
-#define STATUSD_REL     "var/lib/dpkg/status.d"
-#define INFO_REL        "var/lib/dpkg/info"
-#define DEFAULT_MAX_DB  (256 * 1024 * 1024)
+#define MAX_FIELD   4096 /* a name/version/arch longer than this is not one */
+#define MAX_STATUSD 10000
+#define STATUS_REL  "var/lib/dpkg/status"
+#define STATUSD_REL "var/lib/dpkg/status.d"
+#define INFO_REL    "var/lib/dpkg/info"
 
 struct stanza {
     /* pointers into the data, with lengths; NULL when the field is absent */
@@ -115,9 +118,15 @@ static bool printable(const char *s, size_t n)
     return n > 0;
 }
 
+enum cut {
+    CUT_NONE,  /* the entry ended with a newline */
+    CUT_FIELD, /* its unterminated last line is a field we read: the value may be short */
+    CUT_OTHER, /* its unterminated last line is something else: what we read is whole */
+};
+
 /* Adds the package of one stanza (or warns why not). */
 static void add_stanza(struct vx_inventory *inv, const char *where, size_t entry,
-                       const struct stanza *s, bool truncated)
+                       const struct stanza *s, enum cut cut)
 {
     const char *w0 = NULL, *w2 = NULL;
     size_t l0 = 0, l2 = 0;
@@ -137,30 +146,37 @@ static void add_stanza(struct vx_inventory *inv, const char *where, size_t entry
         return;
     }
     name = vx_xstrndup(s->package, s->package_len);
-    if (truncated) {
-        vx_inventory_warn(inv, "%s: entry %zu ('%s'): truncated (no final newline; skipped)",
+    if (cut == CUT_FIELD) {
+        vx_inventory_warn(inv,
+                          "%s: entry %zu ('%s'): truncated (no final newline after a "
+                          "field we read; skipped)",
                           where, entry, name);
         goto out;
     }
+    if (cut == CUT_OTHER)
+        vx_inventory_warn(inv,
+                          "%s: entry %zu ('%s'): no final newline (possibly truncated; "
+                          "kept)",
+                          where, entry, name);
     if (s->status) {
         if (!word(s->status, s->status_len, 0, &w0, &l0) ||
             !word(s->status, s->status_len, 2, &w2, &l2)) {
-            vx_inventory_warn(inv, "%s: entry %zu ('%s'): malformed Status (skipped)", where,
-                              entry, name);
+            vx_inventory_warn(inv, "%s: entry %zu ('%s'): malformed Status (skipped)", where, entry,
+                              name);
             goto out;
         }
         if (weq(w2, l2, "not-installed") || weq(w2, l2, "config-files"))
             goto out;
         if (weq(w2, l2, "half-installed")) {
-            vx_inventory_warn(inv, "%s: entry %zu ('%s'): half-installed (skipped)", where,
-                              entry, name);
+            vx_inventory_warn(inv, "%s: entry %zu ('%s'): half-installed (skipped)", where, entry,
+                              name);
             goto out;
         }
         if (!weq(w2, l2, "installed") && !weq(w2, l2, "half-configured") &&
             !weq(w2, l2, "unpacked") && !weq(w2, l2, "triggers-awaited") &&
             !weq(w2, l2, "triggers-pending")) {
-            vx_inventory_warn(inv, "%s: entry %zu ('%s'): unknown status '%.*s' (skipped)",
-                              where, entry, name, (int)(l2 > 64 ? 64 : l2), w2);
+            vx_inventory_warn(inv, "%s: entry %zu ('%s'): unknown status '%.*s' (skipped)", where,
+                              entry, name, (int)(l2 > 64 ? 64 : l2), w2);
             goto out;
         }
         if (weq(w0, l0, "deinstall") || weq(w0, l0, "purge")) {
@@ -177,8 +193,10 @@ static void add_stanza(struct vx_inventory *inv, const char *where, size_t entry
     }
     if (s->version_len > MAX_FIELD || !printable(s->version, s->version_len) ||
         (s->arch && (s->arch_len > MAX_FIELD || !printable(s->arch, s->arch_len)))) {
-        vx_inventory_warn(inv, "%s: entry %zu ('%s'): malformed Version or Architecture "
-                          "(skipped)", where, entry, name);
+        vx_inventory_warn(inv,
+                          "%s: entry %zu ('%s'): malformed Version or Architecture "
+                          "(skipped)",
+                          where, entry, name);
         goto out;
     }
     version = vx_xstrndup(s->version, s->version_len);
@@ -217,14 +235,14 @@ int vx_inv_parse_dpkg_status(struct vx_inventory *inv, const char *where, const 
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         size_t n = (size_t)(le - p), v;
-        bool truncated = !nl;
+        bool ours = false; /* this line is a field we read */
 
         n_lines++;
         if (memchr(p, '\0', n))
             s.has_nul = true;
         if (n == 0 || (n == 1 && p[0] == '\r')) {
             if (in_stanza)
-                add_stanza(inv, where, entry, &s, false);
+                add_stanza(inv, where, entry, &s, CUT_NONE);
             in_stanza = false;
             memset(&s, 0, sizeof(s));
         } else {
@@ -237,47 +255,59 @@ int vx_inv_parse_dpkg_status(struct vx_inventory *inv, const char *where, const 
             } else if (field_is(p, n, "Package", &v)) {
                 take(p, n, v, &s.package, &s.package_len);
                 n_package_fields++;
+                ours = true;
             } else if (field_is(p, n, "Status", &v)) {
                 take(p, n, v, &s.status, &s.status_len);
+                ours = true;
             } else if (field_is(p, n, "Version", &v)) {
                 take(p, n, v, &s.version, &s.version_len);
+                ours = true;
             } else if (field_is(p, n, "Architecture", &v)) {
                 take(p, n, v, &s.arch, &s.arch_len);
+                ours = true;
             } else if (field_is(p, n, "Source", &v)) {
                 take(p, n, v, &s.source, &s.source_len);
+                ours = true;
             } else if (!memchr(p, ':', n)) {
                 s.bad_line = true;
                 bad_lines++;
             }
         }
-        if (truncated) {
+        if (!nl) {
+            /* "Archit" may be the start of a field we read, cut before its ':' */
+            static const char *const names[] = {"Package", "Status", "Version", "Architecture",
+                                                "Source"};
+            for (size_t i = 0; i < VX_ARRAY_SIZE(names) && !ours; i++)
+                ours = n < strlen(names[i]) && !strncasecmp(p, names[i], n);
             if (in_stanza)
-                add_stanza(inv, where, entry, &s, true);
+                add_stanza(inv, where, entry, &s, ours ? CUT_FIELD : CUT_OTHER);
             in_stanza = false;
         }
         p = nl ? nl + 1 : end;
     }
     if (in_stanza)
-        add_stanza(inv, where, entry, &s, false);
+        add_stanza(inv, where, entry, &s, CUT_NONE);
     if (n_package_fields == 0 && len > 0) {
         bool blank = true;
         for (size_t i = 0; i < len && blank; i++)
             blank = data[i] == '\n' || data[i] == ' ' || data[i] == '\t' || data[i] == '\r';
         if (!blank)
             return vx_err_set(err, VX_E_INVALID, 0,
-                              "'%s': not a dpkg status file (no Package field in %zu lines)",
-                              where, n_lines);
+                              "'%s': not a dpkg status file (no Package field in %zu lines)", where,
+                              n_lines);
     }
     if (bad_lines)
-        vx_inventory_warn(inv, "%s: %zu lines that are neither a field nor a continuation "
-                          "(ignored)", where, bad_lines);
+        vx_inventory_warn(inv,
+                          "%s: %zu lines that are neither a field nor a continuation "
+                          "(ignored)",
+                          where, bad_lines);
     return 0;
 }
 
 /* One path per line ("/usr/bin/x"), or with md5 the "md5  relative/path" lines of an
  * md5sums file. */
-static int parse_lines(struct vx_inventory *inv, struct vx_pkg *pkg, const char *data,
-                       size_t len, bool md5, struct vx_err **err)
+static int parse_lines(struct vx_inventory *inv, struct vx_pkg *pkg, const char *data, size_t len,
+                       bool md5, struct vx_err **err)
 {
     const char *p = data, *end = data + len;
     size_t bad = 0;
@@ -318,7 +348,8 @@ static int parse_lines(struct vx_inventory *inv, struct vx_pkg *pkg, const char 
         free(path);
     }
     if (bad)
-        vx_inventory_warn(inv, "%s '%s': %zu malformed file-list lines (NUL bytes, over-long "
+        vx_inventory_warn(inv,
+                          "%s '%s': %zu malformed file-list lines (NUL bytes, over-long "
                           "or not 'md5  path'; ignored)",
                           vx_pkg_type_name(pkg->type), pkg->name, bad);
     return rc;
@@ -394,8 +425,9 @@ static int attach_files(const struct vx_inv_scan *sc, size_t first, struct vx_er
         if (got < 0)
             rc = got;
         else if (got == 0)
-            vx_inventory_warn(sc->inv, "deb '%s': no file list in " INFO_REL
-                              " (the package stays unmapped)", p->name);
+            vx_inventory_warn(sc->inv,
+                              "deb '%s': no file list in " INFO_REL " (the package stays unmapped)",
+                              p->name);
     }
     vx_buf_release(&b);
     return rc;

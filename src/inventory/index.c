@@ -75,7 +75,8 @@ static char *lexnorm(const char *path)
 
 struct slot {
     char *key;   /* listed (lexically normal) directory path */
-    char *canon; /* its canonical form, or NULL when it did not resolve (a loop) */
+    char *canon; /* its canonical form, or NULL when it did not resolve (a loop): the
+                    failure is cached only for a resolution that started with 0 hops */
 };
 
 struct canon_ctx {
@@ -221,8 +222,13 @@ static char *canon_path(struct canon_ctx *c, const char *listed, bool *safe)
     dir = slash == n ? vx_xstrdup("/") : vx_xstrndup(n, (size_t)(slash - n));
     dc = resolve(c, dir, &hops);
     if (!dc) {
+        /* Remembered: a directory that does not resolve from a fresh start never will, and
+         * a hostile list of a million files in a link loop must not cost 40 hops each. */
+        if (!cache_find(c, dir))
+            cache_put(c, dir, NULL);
+        else
+            free(dir);
         *safe = false;
-        free(dir);
         return n;
     }
     out = join(dc, slash + 1);
@@ -262,8 +268,7 @@ static int owner_cmp(const void *a, const void *b)
 
 static void add_owner(struct vx_inventory *inv, char *path, size_t pkg, bool present, bool dir)
 {
-    inv->owners =
-        vx_xgrow(inv->owners, sizeof(*inv->owners), inv->n_owners + 1, &inv->cap_owners);
+    inv->owners = vx_xgrow(inv->owners, sizeof(*inv->owners), inv->n_owners + 1, &inv->cap_owners);
     inv->owners[inv->n_owners++] = (struct vx_inv_owner){path, pkg, present, dir};
 }
 
@@ -331,8 +336,9 @@ int vx_inventory_index(struct vx_inventory *inv, const char *rootfs, struct vx_e
                     char *t = resolve(&c, cp, &hops);
                     struct stat ts;
                     /* a link to a directory ("/lib" on merged-usr) is a directory here */
-                    if (t && fstatat(c.rootfd, strcmp(t, "/") ? t + 1 : ".", &ts,
-                                     AT_SYMLINK_NOFOLLOW) == 0 &&
+                    if (t &&
+                        fstatat(c.rootfd, strcmp(t, "/") ? t + 1 : ".", &ts, AT_SYMLINK_NOFOLLOW) ==
+                            0 &&
                         S_ISDIR(ts.st_mode)) {
                         dir = true;
                         free(t);

@@ -132,8 +132,8 @@ char *vx_inventory_json(const struct vx_inventory *inv, bool with_files)
     unmapped = vx_inventory_unmapped(inv, &n_unmapped);
     ups = vx_xcalloc(n_unmapped + 1, sizeof(*ups));
     for (size_t i = 0; i < n_unmapped; i++)
-        ups[i] = inv->pkgs[unmapped[i]].purl ? inv->pkgs[unmapped[i]].purl
-                                             : inv->pkgs[unmapped[i]].name;
+        ups[i] =
+            inv->pkgs[unmapped[i]].purl ? inv->pkgs[unmapped[i]].purl : inv->pkgs[unmapped[i]].name;
     qsort(ups, n_unmapped, sizeof(*ups), cmp_str);
     for (size_t i = 0; i < n_unmapped; i++)
         json_array_append_new(unm, jstr(ups[i]));

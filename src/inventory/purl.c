@@ -28,8 +28,8 @@
 
 static bool unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_' || c == '~';
 }
 
 static void enc(struct vx_buf *b, const char *s, const char *keep)
@@ -358,8 +358,8 @@ char *vx_purl_build(const struct vx_pkg *pkg, const char *distro)
         vx_buf_adds(&b, "arch=");
         enc(&b, pkg->arch, ":+");
     }
-    if (distro && *distro && (pkg->type == VX_PKG_DEB || pkg->type == VX_PKG_APK ||
-                              pkg->type == VX_PKG_RPM)) {
+    if (distro && *distro &&
+        (pkg->type == VX_PKG_DEB || pkg->type == VX_PKG_APK || pkg->type == VX_PKG_RPM)) {
         vx_buf_adds(&b, first ? "?" : "&");
         first = false;
         vx_buf_adds(&b, "distro=");

@@ -112,9 +112,9 @@ static const struct {
     vx_inv_scanner_fn fn;
     bool binary; /* opens ELF files / archives */
 } scanners[] = {
-    {"dpkg", vx_inv_scan_dpkg, false},     {"apk", vx_inv_scan_apk, false},
-    {"rpm", vx_inv_scan_rpm, false},       {"python", vx_inv_scan_python, false},
-    {"npm", vx_inv_scan_npm, false},       {"go", vx_inv_scan_go, true},
+    {"dpkg", vx_inv_scan_dpkg, false}, {"apk", vx_inv_scan_apk, false},
+    {"rpm", vx_inv_scan_rpm, false},   {"python", vx_inv_scan_python, false},
+    {"npm", vx_inv_scan_npm, false},   {"go", vx_inv_scan_go, true},
     {"java", vx_inv_scan_java, true},
 };
 

@@ -36,8 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         vx_err_free(&err);
     }
-    if (list && inv->n_pkgs &&
-        vx_inv_parse_dpkg_list(inv, &inv->pkgs[0], list, llen, &err) < 0) {
+    if (list && inv->n_pkgs && vx_inv_parse_dpkg_list(inv, &inv->pkgs[0], list, llen, &err) < 0) {
         if (!err || err->code != VX_E_TOO_LARGE)
             __builtin_trap();
         vx_err_free(&err);

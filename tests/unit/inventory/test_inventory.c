@@ -297,8 +297,8 @@ static void test_apk_sample(void **state)
 
 /* ---- purls -------------------------------------------------------------------------------- */
 
-static void check_build(enum vx_pkg_type t, const char *name, const char *version,
-                        const char *arch, const char *ns, const char *distro, const char *want)
+static void check_build(enum vx_pkg_type t, const char *name, const char *version, const char *arch,
+                        const char *ns, const char *distro, const char *want)
 {
     struct vx_inventory *inv = vx_inventory_new();
     struct vx_pkg *p = vx_inventory_add(inv, t, name, version, arch, ns);
@@ -343,8 +343,8 @@ static void test_purl_build(void **state)
     check_build(VX_PKG_NPM, "@babel/core", "7.22.0", NULL, "@babel", NULL,
                 "pkg:npm/%40babel/core@7.22.0");
     check_build(VX_PKG_NPM, "express", "4.17.1", NULL, NULL, NULL, "pkg:npm/express@4.17.1");
-    check_build(VX_PKG_GOLANG, "github.com/gorilla/mux", "v1.8.0", NULL, "github.com/gorilla",
-                NULL, "pkg:golang/github.com/gorilla/mux@v1.8.0");
+    check_build(VX_PKG_GOLANG, "github.com/gorilla/mux", "v1.8.0", NULL, "github.com/gorilla", NULL,
+                "pkg:golang/github.com/gorilla/mux@v1.8.0");
     check_build(VX_PKG_MAVEN, "log4j-core", "2.13.2", NULL, "org.apache.logging.log4j", NULL,
                 "pkg:maven/org.apache.logging.log4j/log4j-core@2.13.2");
 }
@@ -355,8 +355,18 @@ static void test_purl_parse(void **state)
     struct vx_err *err = NULL;
     char *s;
     static const char *const bad[] = {
-        "", "pkg:", "pkg:deb", "pkg:/x", "pkg:deb/", "notpkg:deb/x", "pkg:deb/x@",
-        "pkg:deb/x%4", "pkg:deb/x%zz", "pkg:deb/x%00y", "pkg:deb/x?arch", "pkg:de$b/x",
+        "",
+        "pkg:",
+        "pkg:deb",
+        "pkg:/x",
+        "pkg:deb/",
+        "notpkg:deb/x",
+        "pkg:deb/x@",
+        "pkg:deb/x%4",
+        "pkg:deb/x%zz",
+        "pkg:deb/x%00y",
+        "pkg:deb/x?arch",
+        "pkg:de$b/x",
     };
 
     (void)state;
@@ -442,8 +452,10 @@ static void test_purl_samples(void **state)
                     n++;
                     int t = vx_pkg_type_parse(u.type);
                     if ((t == VX_PKG_DEB || t == VX_PKG_APK) && u.version) {
-                        struct vx_pkg p = {.type = (enum vx_pkg_type)t, .name = u.name,
-                                           .version = u.version, .namespace = u.namespace};
+                        struct vx_pkg p = {.type = (enum vx_pkg_type)t,
+                                           .name = u.name,
+                                           .version = u.version,
+                                           .namespace = u.namespace};
                         char *b = vx_purl_build(&p, NULL), *x = vx_purl_strip(s);
                         char *y = vx_purl_strip(b);
                         assert_string_equal(x, y);
@@ -512,8 +524,7 @@ static void test_index_merged_usr(void **state)
     puts_(root, "var/lib/dpkg/info/zlib1g:amd64.list",
           "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libz.so.1\n"
           "/lib/x86_64-linux-gnu/libz.so.1.2.13\n");
-    puts_(root, "var/lib/dpkg/info/zlib1g-dev:amd64.list",
-          "/usr/lib/x86_64-linux-gnu/libz.so\n");
+    puts_(root, "var/lib/dpkg/info/zlib1g-dev:amd64.list", "/usr/lib/x86_64-linux-gnu/libz.so\n");
     puts_(root, "var/lib/dpkg/info/dash.list",
           "/bin/dash\n/bin/sh\n/usr/bin/dash-link\n/usr/share/escape/passwd\n");
     puts_(root, "var/lib/dpkg/info/libc6:amd64.list",
@@ -585,8 +596,7 @@ static void test_index_merged_usr(void **state)
     assert_int_equal(json_array_size(pk), 5);
     for (size_t i = 1; i < json_array_size(pk); i++)
         assert_true(strcmp(json_string_value(json_object_get(json_array_get(pk, i - 1), "purl")),
-                           json_string_value(json_object_get(json_array_get(pk, i), "purl"))) <
-                    0);
+                           json_string_value(json_object_get(json_array_get(pk, i), "purl"))) < 0);
     assert_int_equal(json_array_size(json_object_get(doc, "unmapped")), 1);
     assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "distro"), "id")),
                         "debian");
@@ -599,8 +609,9 @@ static void test_index_merged_usr(void **state)
     free(j);
 
     /* CycloneDX */
-    j = vx_inventory_cyclonedx(inv, "pkg:oci/demo@sha256%3Aabc", "0b7f7d3a-0000-4000-8000-"
-                                                                   "000000000000",
+    j = vx_inventory_cyclonedx(inv, "pkg:oci/demo@sha256%3Aabc",
+                               "0b7f7d3a-0000-4000-8000-"
+                               "000000000000",
                                1700000000000);
     doc = json_loads(j, 0, &je);
     assert_non_null(doc);
@@ -707,8 +718,9 @@ static void test_malformed(void **state)
     /* a 16 MiB Description line and a 1 MiB package name */
     bl = 16u << 20;
     big = vx_xmalloc(bl + 200);
-    int o = snprintf(big, 200, "Package: big\nStatus: install ok installed\nVersion: 1\n"
-                               "Description: ");
+    int o = snprintf(big, 200,
+                     "Package: big\nStatus: install ok installed\nVersion: 1\n"
+                     "Description: ");
     memset(big + o, 'x', bl);
     memcpy(big + o + bl, "\n\n", 2);
     inv = vx_inventory_new();
@@ -741,8 +753,7 @@ static void test_malformed(void **state)
     inv = vx_inventory_new();
     vx_inventory_limit(inv, 3);
     p = vx_inventory_add(inv, VX_PKG_DEB, "n", "1", NULL, NULL);
-    assert_int_equal(vx_inv_parse_dpkg_list(inv, p, "/a\n/b\n/c\n/d\n", 12, &err),
-                     -VX_E_TOO_LARGE);
+    assert_int_equal(vx_inv_parse_dpkg_list(inv, p, "/a\n/b\n/c\n/d\n", 12, &err), -VX_E_TOO_LARGE);
     vx_err_free(&err);
     vx_inventory_free(inv);
 }
@@ -759,7 +770,10 @@ static void test_hostile_rootfs(void **state)
     link_(root, "/etc/passwd", "var/lib/dpkg/status"); /* resolves to <root>/etc/passwd */
     puts_(root, "var/lib/dpkg/status.d/good",
           "Package: good\nStatus: install ok installed\nVersion: 1\n\n");
-    put(root, "var/lib/dpkg/status.d/bad", "\x7f" "ELF\x01\x02\x03", 7);
+    put(root, "var/lib/dpkg/status.d/bad",
+        "\x7f"
+        "ELF\x01\x02\x03",
+        7);
     /* the status link points at nothing inside the root: not found, not the host's file */
     assert_int_equal(vx_inventory_scan(root, NULL, &inv, &err), 0);
     assert_int_equal(inv->n_pkgs, 1);
@@ -795,11 +809,16 @@ static void test_hostile_rootfs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dpkg_samples),     cmocka_unit_test(test_dpkg_lists),
-        cmocka_unit_test(test_dpkg_statusd_md5sums), cmocka_unit_test(test_apk_sample),
-        cmocka_unit_test(test_purl_build),       cmocka_unit_test(test_purl_parse),
-        cmocka_unit_test(test_purl_samples),     cmocka_unit_test(test_index_merged_usr),
-        cmocka_unit_test(test_malformed),        cmocka_unit_test(test_hostile_rootfs),
+        cmocka_unit_test(test_dpkg_samples),
+        cmocka_unit_test(test_dpkg_lists),
+        cmocka_unit_test(test_dpkg_statusd_md5sums),
+        cmocka_unit_test(test_apk_sample),
+        cmocka_unit_test(test_purl_build),
+        cmocka_unit_test(test_purl_parse),
+        cmocka_unit_test(test_purl_samples),
+        cmocka_unit_test(test_index_merged_usr),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_hostile_rootfs),
     };
 
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
