@@ -36,6 +36,18 @@ static const char usage[] =
     "  --insecure-registry plain http to the registry\n"
     "  --cache-dir DIR     the blob cache (default <data dir>/blobs)";
 
+/* Names, versions and warnings come from the image: control bytes (an ESC sequence in a
+ * package name) must not reach the terminal. A copy with them as '?' (caller frees). */
+static char *tty_safe(const char *s)
+{
+    char *c = vx_xstrdup(s ? s : "");
+
+    for (unsigned char *p = (unsigned char *)c; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return c;
+}
+
 static void print_human(const struct vx_inventory *inv, const char *what)
 {
     size_t by_type[VX_PKG_TYPE_COUNT] = {0}, n_unmapped, n_present = 0;
@@ -61,17 +73,28 @@ static void print_human(const struct vx_inventory *inv, const char *what)
     printf("%-6s %-40s %-32s %-8s %7s %7s\n", "TYPE", "NAME", "VERSION", "ARCH", "FILES", "MAPPED");
     for (size_t i = 0; i < inv->n_pkgs; i++) {
         const struct vx_pkg *p = &inv->pkgs[i];
-        printf("%-6s %-40s %-32s %-8s %7zu %7zu\n", vx_pkg_type_name(p->type), p->name, p->version,
-               p->arch ? p->arch : "-", p->n_files, p->n_mapped);
+        char *n = tty_safe(p->name), *v = tty_safe(p->version);
+        char *a = tty_safe(p->arch ? p->arch : "-");
+        printf("%-6s %-40s %-32s %-8s %7zu %7zu\n", vx_pkg_type_name(p->type), n, v, a, p->n_files,
+               p->n_mapped);
+        free(n);
+        free(v);
+        free(a);
     }
     if (n_unmapped) {
         printf("\nunmapped (no file of theirs found in the image):\n");
-        for (size_t i = 0; i < n_unmapped; i++)
-            printf("  %s\n",
-                   inv->pkgs[unm[i]].purl ? inv->pkgs[unm[i]].purl : inv->pkgs[unm[i]].name);
+        for (size_t i = 0; i < n_unmapped; i++) {
+            char *u =
+                tty_safe(inv->pkgs[unm[i]].purl ? inv->pkgs[unm[i]].purl : inv->pkgs[unm[i]].name);
+            printf("  %s\n", u);
+            free(u);
+        }
     }
-    for (size_t i = 0; i < inv->n_warnings; i++)
-        printf("%swarning: %s\n", i ? "" : "\n", inv->warnings[i]);
+    for (size_t i = 0; i < inv->n_warnings; i++) {
+        char *w = tty_safe(inv->warnings[i]);
+        printf("%swarning: %s\n", i ? "" : "\n", w);
+        free(w);
+    }
     free(unm);
 }
 

@@ -32,6 +32,36 @@ def read_env(var):
 IMAGES = read_env("VEXXY_FIXTURE_ENV")
 SHARED = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                        "..", "..", "..", "shared"))
+SCHEMAS = os.path.join(SHARED, "schemas")
+
+try:
+    import jsonschema
+except ImportError:  # python3-jsonschema (scripts/install-deps.sh); the check is skipped
+    jsonschema = None
+
+
+def cyclonedx_errors(doc):
+    """Validation errors of doc against the CycloneDX 1.6 schema of ../shared/schemas (its
+    sibling spdx/jsf schemas served locally: nothing is fetched)."""
+    with open(os.path.join(SCHEMAS, "bom-1.6.schema.json")) as f:
+        schema = json.load(f)
+    store = {}
+    for name in os.listdir(SCHEMAS):
+        if not name.endswith(".json"):
+            continue
+        try:
+            with open(os.path.join(SCHEMAS, name)) as f:
+                d = json.load(f)
+        except ValueError:
+            continue
+        if isinstance(d, dict) and "$id" in d:
+            store[d["$id"]] = d
+        store["http://cyclonedx.org/schema/" + name] = d
+    resolver = jsonschema.RefResolver.from_schema(schema, store=store)
+    v = jsonschema.Draft7Validator(schema, resolver=resolver,
+                                   format_checker=jsonschema.FormatChecker())
+    return ["%s at %s" % (e.message[:200], "/".join(map(str, e.path)))
+            for e in v.iter_errors(doc)]
 
 
 def canon(root, path, hops=0):
@@ -188,6 +218,44 @@ class InventoryTest(unittest.TestCase):
         self.assertEqual(len(bom["components"]), len(doc["packages"]))
         refs = [c["bom-ref"] for c in bom["components"]]
         self.assertEqual(len(refs), len(set(refs)))
+
+    @unittest.skipUnless("VEXXY_FIXTURE_DEMO" in IMAGES, "no demo image fixture")
+    def test_sbom_schema(self):
+        if jsonschema is None or not os.path.exists(os.path.join(SCHEMAS, "bom-1.6.schema.json")):
+            self.skipTest("python3-jsonschema or ../shared/schemas absent")
+        import warnings
+        warnings.simplefilter("ignore", DeprecationWarning)  # RefResolver, still the offline way
+        d = self.rootfs("VEXXY_FIXTURE_DEMO")
+        sbom = os.path.join(self.tmp, "demo-sbom.json")
+        r = vxtest.run_vexxy(["inventory", d, "--sbom", sbom, "--json", "--no-files"],
+                             timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        inv = json.loads(r.stdout)
+        with open(sbom) as f:
+            bom = json.load(f)
+        self.assertEqual(cyclonedx_errors(bom), [])
+        self.assertEqual(sorted(c["purl"] for c in bom["components"]),
+                         sorted(p["purl"] for p in inv["packages"]))
+        # every component that maps files carries them as evidence (capped at 1000 each)
+        by_purl = {p["purl"]: p for p in inv["packages"]}
+        for c in bom["components"]:
+            if by_purl[c["purl"]]["n_mapped"]:
+                self.assertTrue(c["evidence"]["occurrences"], c["purl"])
+
+    def test_hostile_names_not_sent_to_the_terminal(self):
+        d = os.path.join(self.tmp, "evil")
+        pkg = os.path.join(d, "usr/lib/node_modules/evil")
+        os.makedirs(pkg)
+        with open(os.path.join(pkg, "package.json"), "w") as f:
+            f.write('{"name":"e\\u001b[2Jvil","version":"1.0.0\\u0007"}')
+        r = vxtest.run_vexxy(["inventory", d])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("e?[2Jvil", r.stdout)
+        self.assertNotIn("\x1b", r.stdout)
+        self.assertNotIn("\x07", r.stdout)
+        # the JSON keeps the name as it is (escaped by JSON itself)
+        r = vxtest.run_vexxy(["inventory", d, "--json"])
+        self.assertEqual(json.loads(r.stdout)["packages"][0]["name"], "e\x1b[2Jvil")
 
     @unittest.skipUnless("VEXXY_FIXTURE_DEMO" in IMAGES, "no demo image fixture")
     def test_findings_smoke(self):
