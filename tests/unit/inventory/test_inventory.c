@@ -775,6 +775,59 @@ static void test_malformed(void **state)
     vx_inventory_free(inv);
 }
 
+/* Multi-arch "same" twins: libc6:amd64 and libc6:i386 each read from its own
+ * info/libc6:<arch>.list, sharing the doc file; a Multi-Arch: foreign package's plain
+ * NAME.list; a package with only a .md5sums. */
+static void test_dpkg_multiarch(void **state)
+{
+    char *root = mkroot();
+    struct vx_inventory *inv = NULL;
+    struct vx_err *err = NULL;
+    const struct vx_inv_owner *o;
+    size_t n;
+
+    (void)state;
+    puts_(root, "etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+    puts_(root, "var/lib/dpkg/status",
+          "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\n"
+          "Multi-Arch: same\nVersion: 2.36-9+deb12u4\n\n"
+          "Package: libc6\nStatus: install ok installed\nArchitecture: i386\n"
+          "Multi-Arch: same\nVersion: 2.36-9+deb12u4\n\n"
+          "Package: gzip\nStatus: install ok installed\nArchitecture: amd64\n"
+          "Version: 1.12-1\n\n"
+          "Package: md5only\nStatus: install ok unpacked\nArchitecture: all\nVersion: 1\n\n");
+    puts_(root, "var/lib/dpkg/info/libc6:amd64.list",
+          "/usr/lib/x86_64-linux-gnu/libc.so.6\n/usr/share/doc/libc6/copyright\n");
+    puts_(root, "var/lib/dpkg/info/libc6:i386.list",
+          "/usr/lib/i386-linux-gnu/libc.so.6\n/usr/share/doc/libc6/copyright\n");
+    puts_(root, "var/lib/dpkg/info/gzip.list", "/usr/bin/gzip\n");
+    puts_(root, "var/lib/dpkg/info/md5only.md5sums",
+          "d41d8cd98f00b204e9800998ecf8427e  usr/share/md5only/a\n");
+    puts_(root, "usr/lib/x86_64-linux-gnu/libc.so.6", "ELF");
+    puts_(root, "usr/lib/i386-linux-gnu/libc.so.6", "ELF");
+    puts_(root, "usr/share/doc/libc6/copyright", "c");
+    puts_(root, "usr/bin/gzip", "ELF");
+    puts_(root, "usr/share/md5only/a", "a");
+    assert_int_equal(vx_inventory_scan(root, NULL, &inv, &err), 0);
+    assert_int_equal(inv->n_pkgs, 4);
+    assert_int_equal(inv->n_warnings, 0);
+    o = vx_inventory_owners(inv, "/usr/lib/i386-linux-gnu/libc.so.6", &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(inv->pkgs[o->pkg].arch, "i386");
+    assert_string_equal(inv->pkgs[o->pkg].purl,
+                        "pkg:deb/debian/libc6@2.36-9+deb12u4?arch=i386&distro=debian-12");
+    o = vx_inventory_owners(inv, "/usr/lib/x86_64-linux-gnu/libc.so.6", &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(inv->pkgs[o->pkg].arch, "amd64");
+    assert_int_equal(owner_count(inv, "/usr/share/doc/libc6/copyright"), 2);
+    assert_string_equal(owner_name(inv, "/usr/bin/gzip", 0), "gzip");
+    assert_string_equal(owner_name(inv, "/usr/share/md5only/a", 0), "md5only");
+    for (size_t i = 0; i < inv->n_pkgs; i++)
+        assert_int_equal(inv->pkgs[i].n_mapped, inv->pkgs[i].n_files);
+    vx_inventory_free(inv);
+    rmroot(root);
+}
+
 /* 200,000 listed files under a directory that is a link loop: each would cost 40 hops of
  * fstatat + readlinkat if the failed resolution were not remembered. Bounded wall time. */
 static void test_index_loop_many(void **state)
@@ -870,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_index_merged_usr),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_index_loop_many),
+        cmocka_unit_test(test_dpkg_multiarch),
         cmocka_unit_test(test_hostile_rootfs),
     };
 
