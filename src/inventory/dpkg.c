@@ -17,7 +17,8 @@
  * Files: info/<name>:<arch>.list (multi-arch "same" packages) or info/<name>.list, else
  * info/<name>[:<arch>].md5sums ("md5  relative/path" lines), else, for a status.d/ entry,
  * the sibling status.d/<file>.md5sums (distroless ships no .list files). A package with no
- * list at all is kept and ends up unmapped.
+ * list at all is kept and ends up unmapped. Paths another package diverted away
+ * (var/lib/dpkg/diversions) are moved to where dpkg put them (apply_diversions).
  *
  * Malformed input (binary garbage, NUL bytes, lines without ':') is skipped with a warning
  * naming the file and the entry; a status file with no Package field anywhere is not a
@@ -41,11 +42,12 @@
 #include "inventory/inv_int.h"  /* the scan context, vx_inv_read_file */
 #include "inventory/langwalk.h" /* vx_lang_open for status.d/ */
 
-#define MAX_FIELD   4096 /* a name/version/arch longer than this is not one */
-#define MAX_STATUSD 10000
-#define STATUS_REL  "var/lib/dpkg/status"
-#define STATUSD_REL "var/lib/dpkg/status.d"
-#define INFO_REL    "var/lib/dpkg/info"
+#define MAX_FIELD      4096 /* a name/version/arch longer than this is not one */
+#define MAX_STATUSD    10000
+#define STATUS_REL     "var/lib/dpkg/status"
+#define STATUSD_REL    "var/lib/dpkg/status.d"
+#define INFO_REL       "var/lib/dpkg/info"
+#define DIVERSIONS_REL "var/lib/dpkg/diversions"
 
 struct stanza {
     /* pointers into the data, with lengths; NULL when the field is absent */
@@ -491,6 +493,87 @@ static int scan_statusd(const struct vx_inv_scan *sc, struct vx_err **err)
     return rc;
 }
 
+struct diversion {
+    char *from, *to, *by; /* by: the diverting package, ":" for a local diversion */
+};
+
+static int div_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct diversion *)a)->from, ((const struct diversion *)b)->from);
+}
+
+/* dpkg-divert: var/lib/dpkg/diversions is a sequence of three-line records -- the contested
+ * path, where other packages' copy of it goes instead, the diverting package (":" local).
+ * A file list names the path as the package ships it, so a package other than the diverting
+ * one that lists a contested path really has its file at the divert-to path (dpkg -L says
+ * "diverted by dash to: /bin/sh.distrib"). Rewrites those paths of packages [first, n). */
+static void apply_diversions(const struct vx_inv_scan *sc, size_t first)
+{
+    struct vx_buf b = VX_BUF_INIT((size_t)sc->opts->max_db_bytes);
+    struct diversion *dv = NULL;
+    size_t n = 0, cap = 0, n_lines = 0;
+    const char *line[3];
+    size_t llen[3];
+    struct vx_err *e = NULL;
+
+    if (vx_inv_read_file(sc, DIVERSIONS_REL, (size_t)sc->opts->max_db_bytes, &b, &e) < 0) {
+        if (e && e->code != VX_E_NOT_FOUND)
+            vx_inventory_warn(sc->inv, "%s", e->msg);
+        vx_err_free(&e);
+        vx_buf_release(&b);
+        return;
+    }
+    for (const char *p = b.data ? b.data : "", *end = p + b.len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+
+        line[n_lines % 3] = p;
+        llen[n_lines % 3] = (size_t)(le - p);
+        n_lines++;
+        p = nl ? nl + 1 : end;
+        if (n_lines % 3)
+            continue;
+        if (llen[0] == 0 || llen[1] == 0 || llen[2] == 0 || llen[0] > 4096 || llen[1] > 4096 ||
+            llen[2] > MAX_FIELD || memchr(line[0], '\0', llen[0]) ||
+            memchr(line[1], '\0', llen[1]) || memchr(line[2], '\0', llen[2]) || line[0][0] != '/' ||
+            line[1][0] != '/') {
+            vx_inventory_warn(sc->inv, DIVERSIONS_REL ": record %zu malformed (ignored)",
+                              n_lines / 3);
+            continue;
+        }
+        dv = vx_xgrow(dv, sizeof(*dv), n + 1, &cap);
+        dv[n].from = vx_xstrndup(line[0], llen[0]);
+        dv[n].to = vx_xstrndup(line[1], llen[1]);
+        dv[n].by = vx_xstrndup(line[2], llen[2]);
+        n++;
+    }
+    if (n_lines % 3)
+        vx_inventory_warn(sc->inv,
+                          DIVERSIONS_REL ": %zu lines, not a multiple of 3 (the last "
+                                         "record ignored)",
+                          n_lines);
+    vx_buf_release(&b);
+    if (n > 1)
+        qsort(dv, n, sizeof(*dv), div_cmp);
+    for (size_t i = first; n && i < sc->inv->n_pkgs; i++) {
+        struct vx_pkg *p = &sc->inv->pkgs[i];
+        for (size_t f = 0; f < p->n_files; f++) {
+            struct diversion key = {.from = p->files[f]};
+            const struct diversion *d = bsearch(&key, dv, n, sizeof(*dv), div_cmp);
+            if (!d || !strcmp(d->by, p->name))
+                continue;
+            free(p->files[f]);
+            p->files[f] = vx_xstrdup(d->to);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(dv[i].from);
+        free(dv[i].to);
+        free(dv[i].by);
+    }
+    free(dv);
+}
+
 int vx_inv_scan_dpkg(const struct vx_inv_scan *sc, struct vx_err **err)
 {
     struct vx_buf b = VX_BUF_INIT((size_t)sc->opts->max_db_bytes);
@@ -510,5 +593,8 @@ int vx_inv_scan_dpkg(const struct vx_inv_scan *sc, struct vx_err **err)
     rc = scan_statusd(sc, err);
     if (rc < 0)
         return rc;
-    return attach_files(sc, first, err);
+    rc = attach_files(sc, first, err);
+    if (rc == 0)
+        apply_diversions(sc, first);
+    return rc;
 }

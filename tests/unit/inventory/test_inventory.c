@@ -828,6 +828,45 @@ static void test_dpkg_multiarch(void **state)
     rmroot(root);
 }
 
+/* dpkg-divert: dash diverts /bin/sh (its own copy stays), bash's /bin/sh went to
+ * /bin/sh.distrib; a local diversion (":") moves every package's copy; a short last record
+ * is a warning. */
+static void test_dpkg_diversions(void **state)
+{
+    char *root = mkroot();
+    struct vx_inventory *inv = NULL;
+    struct vx_err *err = NULL;
+
+    (void)state;
+    puts_(root, "var/lib/dpkg/status",
+          "Package: dash\nStatus: install ok installed\nVersion: 0.5.12-2\n\n"
+          "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2\n\n"
+          "Package: foo\nStatus: install ok installed\nVersion: 1\n\n");
+    puts_(root, "var/lib/dpkg/info/dash.list", "/bin/dash\n/bin/sh\n");
+    puts_(root, "var/lib/dpkg/info/bash.list", "/bin/bash\n/bin/sh\n");
+    puts_(root, "var/lib/dpkg/info/foo.list", "/etc/foo.conf\n");
+    puts_(root, "var/lib/dpkg/diversions",
+          "/bin/sh\n/bin/sh.distrib\ndash\n/etc/foo.conf\n/etc/foo.conf.orig\n:\n/x\n/y\n");
+    puts_(root, "bin/dash", "ELF");
+    link_(root, "dash", "bin/sh");
+    puts_(root, "bin/sh.distrib", "ELF");
+    puts_(root, "bin/bash", "ELF");
+    puts_(root, "etc/foo.conf.orig", "x");
+    assert_int_equal(vx_inventory_scan(root, NULL, &inv, &err), 0);
+    assert_int_equal(inv->n_pkgs, 3);
+    assert_int_equal(owner_count(inv, "/bin/sh"), 1);
+    assert_string_equal(owner_name(inv, "/bin/sh", 0), "dash");
+    assert_int_equal(owner_count(inv, "/bin/sh.distrib"), 1);
+    assert_string_equal(owner_name(inv, "/bin/sh.distrib", 0), "bash");
+    assert_int_equal(owner_count(inv, "/etc/foo.conf"), 0);
+    assert_string_equal(owner_name(inv, "/etc/foo.conf.orig", 0), "foo");
+    assert_true(has_warning(inv, "not a multiple of 3"));
+    for (size_t i = 0; i < inv->n_pkgs; i++)
+        assert_int_equal(inv->pkgs[i].n_mapped, inv->pkgs[i].n_files);
+    vx_inventory_free(inv);
+    rmroot(root);
+}
+
 /* 200,000 listed files under a directory that is a link loop: each would cost 40 hops of
  * fstatat + readlinkat if the failed resolution were not remembered. Bounded wall time. */
 static void test_index_loop_many(void **state)
@@ -924,6 +963,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_index_loop_many),
         cmocka_unit_test(test_dpkg_multiarch),
+        cmocka_unit_test(test_dpkg_diversions),
         cmocka_unit_test(test_hostile_rootfs),
     };
 
