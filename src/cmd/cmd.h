@@ -22,6 +22,8 @@ int vx_cmd_admin(int argc, char **argv);     /* admin.c */
 int vx_cmd_image(int argc, char **argv);     /* image.c */
 int vx_cmd_inventory(int argc, char **argv); /* inventory.c */
 int vx_cmd_findings(int argc, char **argv);  /* findings.c */
+int vx_cmd_sandbox(int argc, char **argv);   /* sandbox.c */
+int vx_cmd_trace(int argc, char **argv);     /* trace.c */
 
 /* Shared by subcommands (util.c): "--db" default from VEXXY_DB or sqlite:<data-dir>/vexxy.db;
  * data dir from VEXXY_DATA_DIR or /var/lib/vexxy (root) / $XDG_STATE_HOME/vexxy. Caller frees. */

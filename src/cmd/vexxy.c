@@ -16,6 +16,8 @@ static const struct subcmd subcmds[] = {
     {"image", vx_cmd_image, "pull, inspect or unpack an image (the image phase alone)"},
     {"inventory", vx_cmd_inventory, "list an image's packages and the files each owns"},
     {"findings", vx_cmd_findings, "read a scanner's report, optionally bound to a rootfs"},
+    {"sandbox", vx_cmd_sandbox, "run an image or rootfs locked down under runc (debugging)"},
+    {"trace", vx_cmd_trace, "run a command traced and print its execution profile"},
     {"submit", vx_cmd_submit, "submit an analysis to a server"},
     {"status", vx_cmd_status, "show a job's status"},
     {"results", vx_cmd_results, "show a job's results"},
