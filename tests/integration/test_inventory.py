@@ -142,6 +142,14 @@ class InventoryTest(unittest.TestCase):
             key_ = p["name"] + (":" + p["arch"] if p.get("arch") else "")
             owned[key_] = set(p["files"])
         info = os.path.join(d, "var/lib/dpkg/info")
+        # dpkg-divert: (contested path) -> (divert-to, diverting package)
+        diversions = {}
+        dv = os.path.join(d, "var/lib/dpkg/diversions")
+        if os.path.exists(dv):
+            with open(dv, encoding="utf-8", errors="surrogateescape") as f:
+                lines = f.read().split("\n")
+            for i in range(0, len(lines) - 2, 3):
+                diversions[lines[i]] = (lines[i + 1], lines[i + 2])
         total = covered = 0
         missing = []
         for p in debs:
@@ -157,6 +165,8 @@ class InventoryTest(unittest.TestCase):
                 path = line.rstrip("\n")
                 if not path or path == "/.":
                     continue
+                if path in diversions and diversions[path][1] != p["name"]:
+                    path = diversions[path][0]
                 c = canon(d, path)
                 if not (c.startswith("/usr/") or c.startswith("/etc/")):
                     continue
