@@ -33,21 +33,29 @@
 #include "common/alloc.h" /* vx_xasprintf */
 #include "common/buf.h"   /* passwd reads */
 #include "common/err.h"
-#include "common/json.h"  /* vx_json_dump */
-#include "common/util.h"  /* vx_parse_i64 */
-#include "image/image.h"  /* struct vx_image_config */
+#include "common/json.h" /* vx_json_dump */
+#include "common/util.h" /* vx_parse_i64 */
+#include "image/image.h" /* struct vx_image_config */
 
 static const char *const caps[] = {
-    "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-    "CAP_MKNOD",  "CAP_SETGID",       "CAP_SETUID",           "CAP_SETFCAP",
-    "CAP_SETPCAP", "CAP_SYS_CHROOT",  "CAP_NET_BIND_SERVICE", "CAP_KILL",
+    "CAP_CHOWN",       "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+    "CAP_MKNOD",       "CAP_SETGID",       "CAP_SETUID",           "CAP_SETFCAP",
+    "CAP_SETPCAP",     "CAP_SYS_CHROOT",   "CAP_NET_BIND_SERVICE", "CAP_KILL",
     "CAP_AUDIT_WRITE",
 };
 
 static const char *const masked[] = {
-    "/proc/acpi",      "/proc/asound",    "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",      "/sys/firmware",   "/sys/devices/virtual/powercap",
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 };
 
 static const char *const readonly[] = {
@@ -212,7 +220,7 @@ static json_t *mount(const char *dest, const char *type, const char *source,
 #define MOUNT(dest, type, source, ...)                                                             \
     do {                                                                                           \
         const char *const o_[] = {__VA_ARGS__};                                                    \
-        json_array_append_new(mounts, mount(dest, type, source, o_, VX_ARRAY_SIZE(o_)));          \
+        json_array_append_new(mounts, mount(dest, type, source, o_, VX_ARRAY_SIZE(o_)));           \
     } while (0)
 
 static json_t *mounts_json(const struct vx_sandbox_config *cfg, struct vx_err **err)
@@ -323,8 +331,7 @@ static json_t *process_json(const struct vx_sbx_bundle_args *a, struct vx_err **
         goto fail;
     if (cfg->id_range && (uid >= cfg->id_range || gid >= cfg->id_range)) {
         vx_err_field(err, VX_E_INVALID, "config.user",
-                     "user %u:%u is outside the user namespace's %u ids", uid, gid,
-                     cfg->id_range);
+                     "user %u:%u is outside the user namespace's %u ids", uid, gid, cfg->id_range);
         goto fail;
     }
     user = json_object();

@@ -208,9 +208,9 @@ void vx_sbx_cgroup_stats(enum vx_sbx_cgmode mode, const char *cgroups_path,
 
 void vx_sbx_cgroup_remove_all(enum vx_sbx_cgmode mode, const char *cgroups_path)
 {
-    static const char *const v1[] = {"cpu",     "cpuacct", "cpuset", "memory",   "devices",
-                                     "freezer", "blkio",   "pids",   "net_cls",  "net_prio",
-                                     "perf_event", "hugetlb", "rdma", "misc", "systemd"};
+    static const char *const v1[] = {"cpu",        "cpuacct", "cpuset", "memory",  "devices",
+                                     "freezer",    "blkio",   "pids",   "net_cls", "net_prio",
+                                     "perf_event", "hugetlb", "rdma",   "misc",    "systemd"};
     char *p;
 
     if (mode == VX_SBX_CG_V2) {

@@ -60,8 +60,8 @@
 #define DEF_ID_RANGE 65536u
 
 struct stream {
-    int fd;      /* read end, non-blocking; -1 at EOF */
-    int file;    /* the capped copy in <job_dir>/sandbox, or -1 */
+    int fd;   /* read end, non-blocking; -1 at EOF */
+    int file; /* the capped copy in <job_dir>/sandbox, or -1 */
     struct vx_buf buf;
     int64_t dropped;
 };
@@ -246,8 +246,8 @@ static void *monitor(void *arg)
                 sb->timed_out = true;
                 sb->kill_sent = true;
                 pthread_mutex_unlock(&sb->mu);
-                vx_info("sandbox %s: wall-clock limit of %" PRId64 " ms reached: killed",
-                        sb->name, sb->limits.wall_ms);
+                vx_info("sandbox %s: wall-clock limit of %" PRId64 " ms reached: killed", sb->name,
+                        sb->limits.wall_ms);
                 (void)pidfd_send_signal(sb->pidfd, SIGKILL, NULL, 0);
                 continue;
             }
@@ -312,11 +312,16 @@ static void monitor_end(struct vx_sandbox *sb, int64_t drain_ms)
 
 /* ---- runtime commands ----------------------------------------------------------------------- */
 
-static int runtime_cmd(struct vx_sandbox *sb, const char *verb, const char *arg,
-                       int64_t timeout_ms, struct vx_err **err)
+static int runtime_cmd(struct vx_sandbox *sb, const char *verb, const char *arg, int64_t timeout_ms,
+                       struct vx_err **err)
 {
-    char *argv[] = {sb->runtime_path, "--root", sb->runtime_root, (char *)verb,
-                    (char *)(arg ? arg : sb->name), arg ? sb->name : NULL, NULL};
+    char *argv[] = {sb->runtime_path,
+                    "--root",
+                    sb->runtime_root,
+                    (char *)verb,
+                    (char *)(arg ? arg : sb->name),
+                    arg ? sb->name : NULL,
+                    NULL};
     struct vx_buf out = VX_BUF_INIT(8192);
     int status = 0, rc;
 
@@ -332,9 +337,9 @@ static int runtime_cmd(struct vx_sandbox *sb, const char *verb, const char *arg,
 static int runtime_create(struct vx_sandbox *sb, int out_w, int err_w, struct vx_err **err)
 {
     char *pidfile = vx_xasprintf("%s/init.pid", sb->sbx_dir), *text = NULL, *why = NULL;
-    char *argv[] = {sb->runtime_path, "--root",  sb->runtime_root, "--log",  sb->log_path,
-                    "--log-format",  "json",    "create",         "--bundle", sb->bundle,
-                    "--pid-file",    pidfile,   sb->name,         NULL};
+    char *argv[] = {sb->runtime_path, "--root", sb->runtime_root, "--log",    sb->log_path,
+                    "--log-format",   "json",   "create",         "--bundle", sb->bundle,
+                    "--pid-file",     pidfile,  sb->name,         NULL};
     pid_t child = -1;
     int status = 0, pfd = -1, rc;
     long pid;
@@ -501,11 +506,13 @@ int vx_sandbox_create(const struct vx_sandbox_config *cfg, struct vx_sandbox **o
     *out = NULL;
     if (!cfg || !cfg->state_dir || !*cfg->state_dir || !cfg->job_dir || !*cfg->job_dir ||
         !cfg->rootfs || !*cfg->rootfs)
-        return vx_err_set(err, VX_E_INVALID, 0, "sandbox: state_dir, job_dir and rootfs are "
-                                                "required");
+        return vx_err_set(err, VX_E_INVALID, 0,
+                          "sandbox: state_dir, job_dir and rootfs are "
+                          "required");
     if (cfg->state_dir[0] != '/' || cfg->job_dir[0] != '/' || cfg->rootfs[0] != '/')
-        return vx_err_set(err, VX_E_INVALID, 0, "sandbox: state_dir, job_dir and rootfs must "
-                                                "be absolute paths");
+        return vx_err_set(err, VX_E_INVALID, 0,
+                          "sandbox: state_dir, job_dir and rootfs must "
+                          "be absolute paths");
     if (!name_ok(cfg->name))
         return vx_err_set(err, VX_E_INVALID, 0,
                           "sandbox: name '%s' must be 1-64 of [A-Za-z0-9_.-], not starting "
@@ -594,8 +601,8 @@ int vx_sandbox_create(const struct vx_sandbox_config *cfg, struct vx_sandbox **o
         goto fail;
     }
     if (chmod(sb->sbx_dir, 0711) < 0 || mkdir(sb->bundle, 0700) < 0) {
-        rc = vx_err_set(err, VX_E_IO, errno, "sandbox: mkdir '%s': %s", sb->bundle,
-                        strerror(errno));
+        rc =
+            vx_err_set(err, VX_E_IO, errno, "sandbox: mkdir '%s': %s", sb->bundle, strerror(errno));
         goto fail;
     }
     if (cfg->uid_shift && (rc = check_searchable(sb->merged, cfg->uid_shift, err)) < 0)
@@ -603,8 +610,8 @@ int vx_sandbox_create(const struct vx_sandbox_config *cfg, struct vx_sandbox **o
     {
         char *m = NULL;
 
-        if ((rc = vx_sbx_overlay_mount(cfg->rootfs, sb->sbx_dir, cfg->uid_shift,
-                                       cfg->uid_shift, &m, err)) < 0)
+        if ((rc = vx_sbx_overlay_mount(cfg->rootfs, sb->sbx_dir, cfg->uid_shift, cfg->uid_shift, &m,
+                                       err)) < 0)
             goto fail;
         free(m); /* the same path as sb->merged */
     }
@@ -654,8 +661,8 @@ int vx_sandbox_create(const struct vx_sandbox_config *cfg, struct vx_sandbox **o
         snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)sb->pid);
         sb->netns_fd = open(ns, O_RDONLY | O_CLOEXEC);
         if (sb->netns_fd < 0) {
-            rc = vx_err_set(err, VX_E_SANDBOX, errno, "sandbox: open '%s': %s", ns,
-                            strerror(errno));
+            rc =
+                vx_err_set(err, VX_E_SANDBOX, errno, "sandbox: open '%s': %s", ns, strerror(errno));
             goto fail;
         }
     }
@@ -728,8 +735,7 @@ int vx_sandbox_start(struct vx_sandbox *sb, struct vx_err **err)
     pthread_mutex_lock(&sb->mu);
     if (sb->started || sb->exited) {
         pthread_mutex_unlock(&sb->mu);
-        return vx_err_set(err, VX_E_CONFLICT, 0, "sandbox %s: already started or ended",
-                          sb->name);
+        return vx_err_set(err, VX_E_CONFLICT, 0, "sandbox %s: already started or ended", sb->name);
     }
     pthread_mutex_unlock(&sb->mu);
     /* the workload may run (and end) before `runtime start` returns */

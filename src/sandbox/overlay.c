@@ -38,8 +38,10 @@ int vx_sbx_overlay_mount(const char *lower, const char *dir, uid_t uid, gid_t gi
 
     /* overlayfs splits its options on ',' and lowerdir on ':'; '\\' escapes */
     if (strpbrk(lower, ",:\\") || strpbrk(dir, ",:\\")) {
-        rc = vx_err_set(err, VX_E_INVALID, 0, "overlay paths may not contain ',', ':' or '\\': "
-                        "'%s', '%s'", lower, dir);
+        rc = vx_err_set(err, VX_E_INVALID, 0,
+                        "overlay paths may not contain ',', ':' or '\\': "
+                        "'%s', '%s'",
+                        lower, dir);
         goto out;
     }
     if ((rc = mkdir_owned(upper, uid, gid, err)) < 0 || (rc = mkdir_owned(work, 0, 0, err)) < 0 ||
@@ -51,8 +53,8 @@ int vx_sbx_overlay_mount(const char *lower, const char *dir, uid_t uid, gid_t gi
     }
     data = vx_xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
     if (mount("overlay", mnt, "overlay", MS_NODEV, data) < 0) {
-        rc = vx_err_set(err, VX_E_SANDBOX, errno, "mount overlay on '%s': %s", mnt,
-                        strerror(errno));
+        rc =
+            vx_err_set(err, VX_E_SANDBOX, errno, "mount overlay on '%s': %s", mnt, strerror(errno));
         goto out;
     }
     *merged = mnt;

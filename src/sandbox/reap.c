@@ -79,8 +79,8 @@ out:
 /* `runtime --root R delete --force name`; "does not exist" counts as done. */
 static int runtime_delete(const struct vx_sbx_record *r, struct vx_err **err)
 {
-    char *argv[] = {(char *)r->runtime_path, "--root", (char *)r->runtime_root, "delete",
-                    "--force", (char *)r->name, NULL};
+    char *argv[] = {(char *)r->runtime_path, "--root", (char *)r->runtime_root, "delete", "--force",
+                    (char *)r->name,         NULL};
     struct vx_buf out = VX_BUF_INIT(8192);
     int status = 0, rc;
 
@@ -89,8 +89,7 @@ static int runtime_delete(const struct vx_sbx_record *r, struct vx_err **err)
         const char *o = vx_buf_str(&out);
 
         if (!strstr(o, "does not exist") && !strstr(o, "not found") && !strstr(o, "No such"))
-            rc = vx_err_set(err, VX_E_SANDBOX, 0, "%s delete %s: %s", r->runtime_path, r->name,
-                            o);
+            rc = vx_err_set(err, VX_E_SANDBOX, 0, "%s delete %s: %s", r->runtime_path, r->name, o);
     }
     vx_buf_release(&out);
     return rc;
@@ -165,8 +164,7 @@ static int reap_one(const char *path, bool *reaped, struct vx_err **err)
         !sane_path(r.runtime_root) || !sane_path(r.sandbox_dir) || !sane_path(r.merged) ||
         !sane_path(r.cgroup_v2) || !sane_path(r.cgroups_path) ||
         (r.cgroup_v2 && strncmp(r.cgroup_v2, "/sys/fs/cgroup/", 15))) {
-        rc = vx_err_set(err, VX_E_SANDBOX, 0, "sandbox record '%s' is damaged: left alone",
-                        path);
+        rc = vx_err_set(err, VX_E_SANDBOX, 0, "sandbox record '%s' is damaged: left alone", path);
         goto out;
     }
     vx_info("sandbox reap: '%s' of dead pid %d", r.name, (int)r.owner_pid);
