@@ -75,8 +75,8 @@ static int list_tracers(struct vx_trace_engine *e)
 {
     static const char *const names[] = {"fanotify", "ebpf", "ptrace", "uprobe"};
 
-    printf("available: %s\n", *vx_trace_engine_available(e) ? vx_trace_engine_available(e)
-                                                             : "(none)");
+    printf("available: %s\n",
+           *vx_trace_engine_available(e) ? vx_trace_engine_available(e) : "(none)");
     for (size_t i = 0; i < VX_ARRAY_SIZE(names); i++) {
         const char *why = vx_trace_engine_why(e, names[i]);
         printf("%-9s %s\n", names[i], why ? why : "ok");

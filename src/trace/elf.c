@@ -99,8 +99,8 @@ static int elf_open(struct elf *e, const char *path, struct vx_err **err)
     e->path = path;
     e->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (e->fd < 0)
-        return vx_err_set(err, errno == ENOENT ? VX_E_NOT_FOUND : VX_E_IO, errno,
-                          "open '%s': %s", path, strerror(errno));
+        return vx_err_set(err, errno == ENOENT ? VX_E_NOT_FOUND : VX_E_IO, errno, "open '%s': %s",
+                          path, strerror(errno));
     if (fstat(e->fd, &st) < 0 || !S_ISREG(st.st_mode))
         return vx_err_set(err, VX_E_INVALID, 0, "'%s' is not a regular file", path);
     e->size = (uint64_t)st.st_size;
@@ -369,8 +369,7 @@ static int read_shdrs(const struct elf *e, struct shdr **out, struct vx_err **er
 
 /* Looks symbol up in one symbol table section; 1 found (value/shndx set), 0 not, <0 error. */
 static int find_in_symtab(const struct elf *e, const struct shdr *sh, size_t nsh, size_t idx,
-                          const char *symbol, uint64_t *value, uint16_t *shndx,
-                          struct vx_err **err)
+                          const char *symbol, uint64_t *value, uint16_t *shndx, struct vx_err **err)
 {
     const struct shdr *st = &sh[idx];
     size_t esz = e->is64 ? sizeof(Elf64_Sym) : sizeof(Elf32_Sym), want = strlen(symbol);
@@ -486,10 +485,9 @@ int vx_elf_symbol_offset(const char *path, const char *symbol, uint64_t *offset,
         if (want_type == SHT_DYNSYM)
             break;
     }
-    rc = vx_err_set(err, VX_E_NOT_FOUND, 0, "symbol '%s' is not in '%s' (.symtab/.dynsym)%s",
-                    symbol, path,
-                    is_go ? "; Go pclntab lookup (stripped Go binaries) is not implemented yet"
-                          : "");
+    rc = vx_err_set(
+        err, VX_E_NOT_FOUND, 0, "symbol '%s' is not in '%s' (.symtab/.dynsym)%s", symbol, path,
+        is_go ? "; Go pclntab lookup (stripped Go binaries) is not implemented yet" : "");
 out:
     free(shstr);
     free(sh);

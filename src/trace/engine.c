@@ -24,19 +24,20 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "common/alloc.h" /* vx_x*() */
-#include "common/buf.h"   /* vx_buf for the list of available backends */
-#include "common/err.h"   /* vx_err_*() */
-#include "common/log.h"   /* vx_warn() for backends failing under "auto" */
-#include "common/util.h"  /* vx_mono_ms(), vx_now_ms() */
+#include "common/alloc.h"   /* vx_x*() */
+#include "common/buf.h"     /* vx_buf for the list of available backends */
+#include "common/cleanup.h" /* vx_steal_ptr() */
+#include "common/err.h"     /* vx_err_*() */
+#include "common/log.h"     /* vx_warn() for backends failing under "auto" */
+#include "common/util.h"    /* vx_mono_ms(), vx_now_ms() */
 #include "trace/trace_int.h"
 
 /* Every backend, in the order "auto" uses them (and the profile lists them). */
 static const struct vx_trace_backend *const backends[] = {
     &vx_trace_fanotify,
 };
-#define N_BACKENDS  VX_ARRAY_SIZE(backends)
-#define MAX_ACTIVE  8
+#define N_BACKENDS VX_ARRAY_SIZE(backends)
+#define MAX_ACTIVE 8
 
 #define VX_TRACE_MAX_FILES   (1u << 20) /* distinct (root, path) records per job */
 #define VX_TRACE_MAX_PROCS   (1u << 18)
@@ -219,6 +220,7 @@ static void tracer_free(struct vx_tracer *t)
     }
     for (size_t i = 0; i < t->n_raws; i++) {
         free(t->raws[i]->host_path);
+        free(t->raws[i]->shebang);
         free(t->raws[i]);
     }
     free(t->raws);
@@ -394,7 +396,7 @@ static char *proc_root(pid_t pid)
 void vx_trace_note_file(struct vx_tracer *t, int bi, const char *host_path, int fd, uint64_t dev,
                         uint64_t ino, unsigned how, pid_t pid)
 {
-    char pathbuf[4096], *proot = NULL;
+    char pathbuf[4096], *proot = NULL, *shebang = NULL;
     const char *root;
 
     if (!host_path) {
@@ -415,6 +417,9 @@ void vx_trace_note_file(struct vx_tracer *t, int bi, const char *host_path, int 
     /* A plain command may chroot: its files are then relative to its own root. */
     if (!strcmp(t->root, "/") && pid > 0)
         proot = proc_root(pid);
+    /* A script may be deleted before stop: its "#!" line is read now, from the event's fd. */
+    if ((how & VX_HOW_EXEC) && fd >= 0)
+        shebang = vx_trace_shebang_fd(fd);
 
     pthread_mutex_lock(&t->mu);
     root = strcmp(t->root, "/") ? t->root : intern_root(t, proot);
@@ -446,6 +451,8 @@ void vx_trace_note_file(struct vx_tracer *t, int bi, const char *host_path, int 
         t->ht[h] = t->n_raws;
     }
     r->how |= how;
+    if (shebang && !r->shebang)
+        r->shebang = vx_steal_ptr(&shebang);
     if (bi >= 0)
         r->backends |= 1u << bi;
     if (!r->dev && !r->ino) {
@@ -463,6 +470,7 @@ void vx_trace_note_file(struct vx_tracer *t, int bi, const char *host_path, int 
 out:
     pthread_mutex_unlock(&t->mu);
     free(proot);
+    free(shebang);
 }
 
 static struct vx_trace_proc *find_proc(struct vx_tracer *t, pid_t pid)
@@ -555,8 +563,8 @@ void vx_trace_note_syscall(struct vx_tracer *t, int bi, const char *name)
         if (!strcmp(t->syscalls[i], name))
             goto out;
     if (t->n_syscalls < 1024) {
-        t->syscalls = vx_xgrow(t->syscalls, sizeof(*t->syscalls), t->n_syscalls + 1,
-                               &t->cap_syscalls);
+        t->syscalls =
+            vx_xgrow(t->syscalls, sizeof(*t->syscalls), t->n_syscalls + 1, &t->cap_syscalls);
         t->syscalls[t->n_syscalls++] = vx_xstrdup(name);
     }
 out:
@@ -699,14 +707,13 @@ int vx_tracer_stop(struct vx_tracer *t, struct vx_trace_profile **out, struct vx
         char *host = NULL, *canon = NULL;
 
         if (vx_trace_canon_in_root(t->root, s->path, &canon, &serr) == 0) {
-            host = strcmp(t->root, "/") ? vx_xasprintf("%s%s", t->root, canon)
-                                        : vx_xstrdup(canon);
+            host = strcmp(t->root, "/") ? vx_xasprintf("%s%s", t->root, canon) : vx_xstrdup(canon);
             if (vx_elf_symbol_offset(host, s->symbol, &s->offset, &serr) == 0)
                 s->resolved = true;
         }
         if (!s->error && !s->attached)
-            s->error = vx_xstrdup(serr && serr->msg ? serr->msg
-                                                    : "no uprobe backend counted this symbol");
+            s->error =
+                vx_xstrdup(serr && serr->msg ? serr->msg : "no uprobe backend counted this symbol");
         vx_err_free(&serr);
         free(host);
         free(canon);

@@ -41,6 +41,7 @@
 #include <pthread.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -63,6 +64,14 @@ struct fan_state {
     int64_t pause_ms;
     uint64_t pidns_ino; /* filter: the target's pid namespace inode, 0 = none */
     size_t n_marks;
+    /* Mount mode: the marked mounts of the target's namespace. The kernel's path of a file on
+     * a mount not reachable from the tracer's root is relative to that mount's root, so the
+     * mount point is put back in front (by the mount id statx reports). */
+    struct fan_mount {
+        uint64_t id;
+        char *mountpoint;
+    } * mounts;
+    size_t n_mounts;
 };
 
 static int fan_probe(struct vx_trace_engine *e, void **shared, struct vx_err **err)
@@ -75,8 +84,8 @@ static int fan_probe(struct vx_trace_engine *e, void **shared, struct vx_err **e
         return vx_err_set(err, VX_E_UNAVAILABLE, errno, "fanotify_init: %s%s", strerror(errno),
                           errno == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
     /* FAN_OPEN_EXEC needs Linux 5.0; FAN_MARK_FILESYSTEM 4.20. Try both on "/". */
-    if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN | FAN_OPEN_EXEC,
-                      AT_FDCWD, "/") < 0) {
+    if (fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_OPEN | FAN_OPEN_EXEC, AT_FDCWD,
+                      "/") < 0) {
         int e2 = errno;
         close(fd);
         return vx_err_set(err, VX_E_UNAVAILABLE, e2, "fanotify_mark(FILESYSTEM, OPEN_EXEC): %s",
@@ -121,12 +130,42 @@ static pid_t proc_ppid(pid_t pid)
     return (pid_t)ppid;
 }
 
+/* The host-side path of an event's file in mount mode: mount point + the kernel's path. */
+static int event_path(const struct fan_state *s, int fd, uint64_t mnt_id, dev_t dev, uint64_t ino,
+                      char *out, size_t len)
+{
+    char link[64], rel[4096];
+    const char *mp = NULL;
+    ssize_t n;
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    n = readlink(link, rel, sizeof(rel) - 1);
+    if (n <= 0 || n >= (ssize_t)sizeof(rel) - 1)
+        return -1;
+    rel[n] = '\0';
+    for (size_t i = 0; i < s->n_mounts && mnt_id; i++)
+        if (s->mounts[i].id == mnt_id)
+            mp = s->mounts[i].mountpoint;
+    /* The kernel gives the full path when the file is reachable from our root, else the
+     * path from the mount's root (seen for unlinked files on submounts): tell them apart by
+     * whether the path names this very file here. */
+    struct stat st;
+    if (!mp || !strcmp(mp, "/") || rel[0] != '/' ||
+        (stat(rel, &st) == 0 && (uint64_t)st.st_ino == ino && st.st_dev == dev))
+        n = snprintf(out, len, "%s", rel);
+    else
+        n = snprintf(out, len, "%s%s", mp, strcmp(rel, "/") ? rel : "");
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 static void handle_event(struct fan_state *s, const struct fanotify_event_metadata *m,
                          pid_t *last_pid)
 {
     unsigned how = 0;
-    struct stat st;
+    struct statx stx;
     bool have_st;
+    uint64_t dev;
+    char path[4096];
 
     if (m->mask & FAN_Q_OVERFLOW) {
         vx_trace_note_lost(s->t, s->bi, 1);
@@ -147,11 +186,19 @@ static void handle_event(struct fan_state *s, const struct fanotify_event_metada
         how |= VX_HOW_OPEN;
     if (m->mask & FAN_OPEN_EXEC)
         how |= VX_HOW_EXEC;
-    have_st = fstat(m->fd, &st) == 0;
-    if (have_st && !S_ISREG(st.st_mode))
+    have_st = statx(m->fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+                    STATX_TYPE | STATX_INO | STATX_MNT_ID, &stx) == 0;
+    if (have_st && !S_ISREG(stx.stx_mode))
         goto out; /* directories are not marked (no FAN_ONDIR); devices, fifos: not files */
-    vx_trace_note_file(s->t, s->bi, NULL, m->fd, have_st ? (uint64_t)st.st_dev : 0,
-                       have_st ? (uint64_t)st.st_ino : 0, how, m->pid);
+    dev = have_st ? makedev(stx.stx_dev_major, stx.stx_dev_minor) : 0;
+    if (s->n_mounts &&
+        event_path(s, m->fd, have_st && (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0,
+                   (dev_t)dev, have_st ? stx.stx_ino : 0, path, sizeof(path)) < 0) {
+        vx_trace_note_lost(s->t, s->bi, 1);
+        goto out;
+    }
+    vx_trace_note_file(s->t, s->bi, s->n_mounts ? path : NULL, m->fd, dev,
+                       have_st ? stx.stx_ino : 0, how, m->pid);
     if (m->pid != *last_pid) {
         vx_trace_note_proc(s->t, s->bi, m->pid, proc_ppid(m->pid), NULL, NULL, false, -1);
         *last_pid = m->pid;
@@ -248,9 +295,9 @@ static void unescape_mountinfo(char *s)
 static bool pseudo_fs(const char *type)
 {
     static const char *const skip[] = {
-        "proc",   "sysfs",      "cgroup",   "cgroup2",  "devpts", "devtmpfs",    "mqueue",
-        "bpf",    "tracefs",    "debugfs",  "securityfs", "pstore", "configfs", "fusectl",
-        "autofs", "binfmt_misc", "efivarfs", "hugetlbfs", "nsfs",   "rpc_pipefs",
+        "proc",   "sysfs",       "cgroup",   "cgroup2",    "devpts", "devtmpfs",   "mqueue",
+        "bpf",    "tracefs",     "debugfs",  "securityfs", "pstore", "configfs",   "fusectl",
+        "autofs", "binfmt_misc", "efivarfs", "hugetlbfs",  "nsfs",   "rpc_pipefs",
     };
 
     for (size_t i = 0; i < VX_ARRAY_SIZE(skip); i++)
@@ -289,18 +336,20 @@ static int mark_mounts_of(struct fan_state *s, pid_t pid, uint64_t mask, struct 
             continue;
         unescape_mountinfo(fields[4]);
         char *mp = vx_xasprintf("/proc/%d/root%s", (int)pid, fields[4]);
-        if (fanotify_mark(s->fan_fd, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, mp) == 0)
+        if (fanotify_mark(s->fan_fd, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, mp) == 0) {
             s->n_marks++;
-        else
-            vx_debug("fanotify: mount '%s' (%s) not marked: %s", fields[4], type,
-                     strerror(errno));
+            s->mounts = vx_xrealloc(s->mounts, (s->n_mounts + 1) * sizeof(*s->mounts));
+            s->mounts[s->n_mounts].id = strtoull(fields[0], NULL, 10);
+            s->mounts[s->n_mounts].mountpoint = vx_xstrdup(fields[4]);
+            s->n_mounts++;
+        } else
+            vx_debug("fanotify: mount '%s' (%s) not marked: %s", fields[4], type, strerror(errno));
         free(mp);
     }
     free(line);
     fclose(f);
     if (s->n_marks == 0)
-        rc = vx_err_set(err, VX_E_UNAVAILABLE, 0, "no mount of pid %d could be marked",
-                        (int)pid);
+        rc = vx_err_set(err, VX_E_UNAVAILABLE, 0, "no mount of pid %d could be marked", (int)pid);
     return rc;
 }
 
@@ -384,8 +433,7 @@ static int fan_stop(struct vx_tracer *t, int bi, void *state, struct vx_err **er
     if (!s || !s->thread_started)
         return 0;
     if (write(s->stop_pipe[1], "x", 1) < 0 && errno != EAGAIN)
-        return vx_err_set(err, VX_E_INTERNAL, errno, "stop fanotify reader: %s",
-                          strerror(errno));
+        return vx_err_set(err, VX_E_INTERNAL, errno, "stop fanotify reader: %s", strerror(errno));
     pthread_join(s->thread, NULL);
     s->thread_started = false;
     /* Closing the group removes its marks. */
@@ -413,6 +461,9 @@ static void fan_release(void *state)
         close(s->stop_pipe[0]);
     if (s->stop_pipe[1] >= 0)
         close(s->stop_pipe[1]);
+    for (size_t i = 0; i < s->n_mounts; i++)
+        free(s->mounts[i].mountpoint);
+    free(s->mounts);
     free(s);
 }
 

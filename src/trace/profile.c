@@ -136,20 +136,13 @@ static char *lexical(const char *path)
     return out;
 }
 
-int vx_trace_shebang(int dirfd, const char *path, char **interp, struct vx_err **err)
+/* The interpreter of a "#!" first line in buf[0..n), or NULL. */
+static char *parse_shebang(char *buf, ssize_t n)
 {
-    char buf[512];
-    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    ssize_t n;
     char *s, *e;
 
-    *interp = NULL;
-    if (fd < 0)
-        return vx_err_set(err, VX_E_IO, errno, "open '%s': %s", path, strerror(errno));
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
     if (n < 3 || buf[0] != '#' || buf[1] != '!')
-        return 0;
+        return NULL;
     buf[n] = '\0';
     s = buf + 2;
     while (*s == ' ' || *s == '\t')
@@ -158,8 +151,30 @@ int vx_trace_shebang(int dirfd, const char *path, char **interp, struct vx_err *
     while (*e && *e != ' ' && *e != '\t' && *e != '\n' && *e != '\r')
         e++;
     if (e == s || *s != '/')
-        return 0;
-    *interp = vx_xstrndup(s, (size_t)(e - s));
+        return NULL;
+    return vx_xstrndup(s, (size_t)(e - s));
+}
+
+char *vx_trace_shebang_fd(int fd)
+{
+    char buf[512];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+    return parse_shebang(buf, n);
+}
+
+int vx_trace_shebang(int dirfd, const char *path, char **interp, struct vx_err **err)
+{
+    char buf[512];
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    ssize_t n;
+
+    *interp = NULL;
+    if (fd < 0)
+        return vx_err_set(err, VX_E_IO, errno, "open '%s': %s", path, strerror(errno));
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    *interp = parse_shebang(buf, n);
     return 0;
 }
 
@@ -185,8 +200,8 @@ static int cmp_file(const void *a, const void *b)
 
 /* The root of a record whose process root is unknown (it exited before the backend asked):
  * the longest known process root the host path lies under, else the target's. */
-static const char *guess_root(const char *target_root, struct vx_trace_raw *const *raws,
-                              size_t n, const char *host)
+static const char *guess_root(const char *target_root, struct vx_trace_raw *const *raws, size_t n,
+                              const char *host)
 {
     const char *best = target_root;
     size_t best_len = 0;
@@ -218,7 +233,8 @@ static void add_pid(struct vx_trace_file *f, pid_t pid)
 struct label_ctx {
     struct vx_trace_profile *p;
     const char **roots;
-    bool *done; /* deps of file i looked at */
+    bool *done;            /* deps of file i looked at */
+    const char **shebangs; /* "#!" interpreter recorded at exec time (borrowed), or NULL */
     size_t cap;
     const char *target_root;
 };
@@ -247,6 +263,7 @@ static size_t add_file(struct label_ctx *c, const char *root, const char *path)
     if (p->cap_files != old_cap) {
         c->roots = vx_xrealloc(c->roots, p->cap_files * sizeof(*c->roots));
         c->done = vx_xrealloc(c->done, p->cap_files * sizeof(*c->done));
+        c->shebangs = vx_xrealloc(c->shebangs, p->cap_files * sizeof(*c->shebangs));
     }
     struct vx_trace_file *f = &p->files[p->n_files];
     memset(f, 0, sizeof(*f));
@@ -257,6 +274,7 @@ static size_t add_file(struct label_ctx *c, const char *root, const char *path)
     }
     c->roots[p->n_files] = root;
     c->done[p->n_files] = false;
+    c->shebangs[p->n_files] = NULL;
     free(host);
     return p->n_files++;
 }
@@ -292,8 +310,14 @@ static ssize_t label_needed(struct label_ctx *c, const char *root, const char *n
                             const char *interp_dir)
 {
     static const char *const dirs[] = {
-        "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
-        "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib/aarch64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/lib64",
+        "/usr/lib64",
+        "/lib",
+        "/usr/lib",
         "/usr/local/lib",
     };
     ssize_t i = -1;
@@ -334,8 +358,8 @@ static void label_one(struct label_ctx *c, size_t i)
 
     c->done[i] = true;
     if (c->p->files[i].how & VX_HOW_EXEC) {
-        char *sb = NULL;
-        if (vx_trace_shebang(AT_FDCWD, host, &sb, NULL) == 0 && sb) {
+        char *sb = c->shebangs[i] ? vx_xstrdup(c->shebangs[i]) : NULL;
+        if (sb || (vx_trace_shebang(AT_FDCWD, host, &sb, NULL) == 0 && sb)) {
             label(c, root, sb, VX_HOW_INTERP, true);
             free(sb);
             goto out;
@@ -437,6 +461,7 @@ int vx_trace_profile_build_files(struct vx_trace_profile *p, const char *target_
             if (p->cap_files != old_cap) {
                 c.roots = vx_xrealloc(c.roots, p->cap_files * sizeof(*c.roots));
                 c.done = vx_xrealloc(c.done, p->cap_files * sizeof(*c.done));
+                c.shebangs = vx_xrealloc(c.shebangs, p->cap_files * sizeof(*c.shebangs));
             }
             f = &p->files[p->n_files];
             memset(f, 0, sizeof(*f));
@@ -444,8 +469,11 @@ int vx_trace_profile_build_files(struct vx_trace_profile *p, const char *target_
             f->first_ms = r->first_ms;
             c.roots[p->n_files] = w[i].root;
             c.done[p->n_files] = false;
+            c.shebangs[p->n_files] = NULL;
             p->n_files++;
         }
+        if (r->shebang && !c.shebangs[p->n_files - 1])
+            c.shebangs[p->n_files - 1] = r->shebang;
         f->how |= r->how;
         f->backends |= r->backends;
         f->count += r->count;
@@ -462,6 +490,7 @@ int vx_trace_profile_build_files(struct vx_trace_profile *p, const char *target_
     qsort(p->files, p->n_files, sizeof(*p->files), cmp_file);
     free(c.roots);
     free(c.done);
+    free(c.shebangs);
     (void)err;
     return 0;
 }
@@ -560,9 +589,9 @@ char *vx_trace_profile_json(const struct vx_trace_profile *p)
     a = json_array();
     for (size_t i = 0; i < p->n_backends; i++) {
         const struct vx_trace_backend_stat *b = &p->backends[i];
-        json_array_append_new(a, json_pack("{sssbsIsIso}", "name", b->name, "ran", b->ran,
-                                           "events", (json_int_t)b->events, "lost",
-                                           (json_int_t)b->lost, "error", str_or_null(b->error)));
+        json_array_append_new(a, json_pack("{sssbsIsIso}", "name", b->name, "ran", b->ran, "events",
+                                           (json_int_t)b->events, "lost", (json_int_t)b->lost,
+                                           "error", str_or_null(b->error)));
     }
     json_object_set_new(root, "backends", a);
 
@@ -575,11 +604,11 @@ char *vx_trace_profile_json(const struct vx_trace_profile *p)
         for (size_t k = 0; k < p->n_backends && k < 32; k++)
             if (f->backends & (1u << k))
                 json_array_append_new(bes, json_string(p->backends[k].name));
-        json_array_append_new(
-            a, json_pack("{sssIsIsosIsIsoso}", "path", f->path, "dev", (json_int_t)f->dev, "ino",
-                         (json_int_t)f->ino, "how", how_json(f->how), "first_ms",
-                         (json_int_t)f->first_ms, "count", (json_int_t)f->count, "pids", pids,
-                         "backends", bes));
+        json_array_append_new(a, json_pack("{sssIsIsosIsIsoso}", "path", f->path, "dev",
+                                           (json_int_t)f->dev, "ino", (json_int_t)f->ino, "how",
+                                           how_json(f->how), "first_ms", (json_int_t)f->first_ms,
+                                           "count", (json_int_t)f->count, "pids", pids, "backends",
+                                           bes));
     }
     json_object_set_new(root, "files", a);
 
@@ -589,10 +618,10 @@ char *vx_trace_profile_json(const struct vx_trace_profile *p)
         json_t *argv = json_array();
         for (size_t k = 0; k < pr->argc; k++)
             json_array_append_new(argv, json_string(pr->argv[k]));
-        json_t *o = json_pack("{sisisosososIsi}", "pid", (int)pr->pid, "ppid", (int)pr->ppid,
-                              "exe", str_or_null(pr->exe), "argv", argv, "end_ms",
-                              pr->end_ms < 0 ? json_null() : json_integer(pr->end_ms),
-                              "start_ms", (json_int_t)pr->start_ms, "exit_code", pr->exit_code);
+        json_t *o = json_pack("{sisisosososIsi}", "pid", (int)pr->pid, "ppid", (int)pr->ppid, "exe",
+                              str_or_null(pr->exe), "argv", argv, "end_ms",
+                              pr->end_ms < 0 ? json_null() : json_integer(pr->end_ms), "start_ms",
+                              (json_int_t)pr->start_ms, "exit_code", pr->exit_code);
         json_array_append_new(a, o);
     }
     json_object_set_new(root, "processes", a);
@@ -612,11 +641,10 @@ char *vx_trace_profile_json(const struct vx_trace_profile *p)
     a = json_array();
     for (size_t i = 0; i < p->n_symbols; i++) {
         const struct vx_trace_symbol *s = &p->symbols[i];
-        json_array_append_new(a, json_pack("{sssssIsbsbsIso}", "path", s->path, "symbol",
-                                           s->symbol, "offset", (json_int_t)s->offset,
-                                           "resolved", s->resolved, "attached", s->attached,
-                                           "count", (json_int_t)s->count, "error",
-                                           str_or_null(s->error)));
+        json_array_append_new(a, json_pack("{sssssIsbsbsIso}", "path", s->path, "symbol", s->symbol,
+                                           "offset", (json_int_t)s->offset, "resolved", s->resolved,
+                                           "attached", s->attached, "count", (json_int_t)s->count,
+                                           "error", str_or_null(s->error)));
     }
     json_object_set_new(root, "symbols", a);
 

@@ -68,8 +68,8 @@ void vx_trace_note_file(struct vx_tracer *t, int bi, const char *host_path, int 
 void vx_trace_note_proc(struct vx_tracer *t, int bi, pid_t pid, pid_t ppid, const char *exe,
                         char *const *argv, bool exited, int exit_code);
 /* A network endpoint: kind "listen" | "connect" | "accept", numeric addr, port. */
-void vx_trace_note_net(struct vx_tracer *t, int bi, const char *kind, const char *addr,
-                       int port, pid_t pid);
+void vx_trace_note_net(struct vx_tracer *t, int bi, const char *kind, const char *addr, int port,
+                       pid_t pid);
 /* A syscall the target used (a name like "openat"). */
 void vx_trace_note_syscall(struct vx_tracer *t, int bi, const char *name);
 /* Events the backend lost (overflow, drops, misses): any loss makes the profile incomplete. */
@@ -94,6 +94,8 @@ struct vx_trace_raw {
     int64_t first_ms, count;
     pid_t pids[8];
     size_t n_pids;
+    char *shebang; /* "#!" interpreter of an executed script, read from the event's fd at the
+                      time (the script may be gone by stop), or NULL */
 };
 
 /* Builds p->files from the raw records: canonical in-image paths (relative to the target's
@@ -110,7 +112,8 @@ int vx_trace_profile_build_files(struct vx_trace_profile *p, const char *target_
 int vx_trace_canon_in_root(const char *root, const char *path, char **out, struct vx_err **err);
 
 /* Reads "#!interp" from the first line of a file (caller frees *interp; NULL if not a
- * script). */
+ * script). vx_trace_shebang_fd reads it from an open fd with pread (offset untouched). */
 int vx_trace_shebang(int dirfd, const char *path, char **interp, struct vx_err **err);
+char *vx_trace_shebang_fd(int fd);
 
 #endif
