@@ -289,21 +289,26 @@ int vx_tracer_attach(struct vx_trace_engine *e, const struct vx_trace_opts *opts
             t->symbols[i].symbol = vx_xstrdup(opts->symbol_names[i]);
         }
     }
+    /* Slots are fixed before the first attach: a backend's thread may call the sink while a
+     * later backend is still attaching. */
+    for (size_t i = 0; i < n; i++)
+        t->slots[i].be = backends[idx[i]];
+    t->n_slots = n;
     for (size_t i = 0; i < n; i++) {
-        struct tracer_slot *s = &t->slots[t->n_slots];
+        struct tracer_slot *s = &t->slots[i];
         struct vx_err *aerr = NULL;
 
-        s->be = backends[idx[i]];
-        t->n_slots++;
-        rc = s->be->attach(t, (int)(t->n_slots - 1), target, opts, &s->state, &aerr);
+        rc = s->be->attach(t, (int)i, target, opts, &s->state, &aerr);
         if (rc == 0) {
             s->attached = true;
             n_ok++;
             continue;
         }
         if (is_explicit) {
-            vx_err_wrap(&aerr, "attach tracer '%s'", s->be->name);
-            *err = aerr;
+            rc = vx_err_wrap(&aerr, "attach tracer '%s'", s->be->name);
+            if (err && !*err)
+                *err = vx_steal_ptr(&aerr);
+            vx_err_free(&aerr);
             goto fail;
         }
         vx_warn("tracer '%s' did not attach: %s", s->be->name, aerr ? aerr->msg : "?");
