@@ -36,6 +36,12 @@ int vx_api_port(const struct vx_api *api);
 /* Stops accepting, finishes in-flight requests, frees. NULL is fine. */
 void vx_api_stop(struct vx_api *api);
 
+/* Normalises an analysis config object (the submit body's "config": defaults filled in,
+ * every field checked, errors naming "config.<field>") into canonical JSON (caller frees).
+ * `vexxy analyze` builds its config from flags and --config FILE through this, so the CLI and
+ * the API accept exactly the same settings. cfg_json NULL = every default. submit.c. */
+int vx_api_normalize_config(const char *cfg_json, char **out, struct vx_err **err);
+
 /* The organization every request belongs to under --no-auth. */
 #define VX_API_NOAUTH_ORG "default"
 

@@ -421,6 +421,27 @@ out:
     return rc;
 }
 
+int vx_api_normalize_config(const char *cfg_json, char **out, struct vx_err **err)
+{
+    json_t *in = NULL, *norm = NULL;
+    int timeout = 0, rc = 0;
+
+    *out = NULL;
+    if (cfg_json) {
+        rc = vx_json_parse(cfg_json, strlen(cfg_json), &in, err);
+        if (rc < 0) {
+            vx_err_wrap(err, "config");
+            return rc;
+        }
+    }
+    rc = parse_config(in, &norm, &timeout, err);
+    if (rc == 0)
+        *out = vx_json_dump(norm);
+    json_decref(in);
+    json_decref(norm);
+    return rc;
+}
+
 void vx_submit_req_release(struct vx_submit_req *r)
 {
     if (!r)

@@ -1,9 +1,12 @@
 /* analyze.c -- `vexxy analyze IMAGE`: the whole pipeline locally, no server.
  *
- * It validates every option of the stable command-line surface (DESIGN.md §2), then runs
- * the same phases a worker runs, reporting each on stderr. Phases that later issues add
- * are reported as not available yet, and the command exits 2 with that message: it
- * never writes a document it could not justify.
+ * It validates every option of the stable command-line surface (DESIGN.md §2), builds the
+ * analysis config from --config FILE and the flags through the API's own normaliser (so
+ * the CLI and the API accept the same settings), then runs the same phases a worker runs,
+ * reporting each on stderr. Documents are written only when every phase succeeded (each
+ * file atomically: a temp file renamed into place); a phase that is missing or fails
+ * ends the command with exit 2 and its message: it never writes a document it could not
+ * justify.
  */
 #include "common/setup.h"
 
@@ -17,6 +20,12 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "queue/queue.h"
+#include "api/api.h"     /* vx_api_normalize_config */
+#include "reach/reach.h" /* the verdicts for the summary */
+#include "findings/findings.h"
+#include "inventory/inventory.h"
+#include "vex/vex.h"     /* signing */
+#include "image/image.h" /* the verified digest for the signature subject */
 
 static const char usage[] =
     "usage: vexxy analyze IMAGE [--digest sha256:HEX] [--findings FILE]...\n"
@@ -79,6 +88,247 @@ static bool is_tracer_list(const char *s)
     return ok;
 }
 
+/* Reads a whole file (capped) into a new string; NULL with errno on failure. */
+static char *slurp(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "re");
+    char *buf;
+    size_t len;
+
+    if (!f)
+        return NULL;
+    buf = vx_xmalloc(max + 1);
+    len = fread(buf, 1, max + 1, f);
+    fclose(f);
+    if (len > max) {
+        free(buf);
+        errno = EFBIG;
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Writes text to path through a temp file in the same directory, renamed into place. */
+static int write_atomic(const char *path, const char *text)
+{
+    char *tmp = vx_xasprintf("%s.tmp-%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wex");
+    int ok;
+
+    if (!f) {
+        fprintf(stderr, "vexxy analyze: cannot write '%s': %s\n", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    ok = (fflush(f) == 0) && ok && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) < 0) {
+        fprintf(stderr, "vexxy analyze: cannot write '%s': %s\n", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+/* Writes the documents the options ask for. 0 or -1 (message printed). */
+static int write_outputs(const struct vx_pipeline_state *st, const char *format, const char *out,
+                         const char *evidence, const char *sign_key, const struct vx_job_rec *job)
+{
+    struct vx_err *err = NULL;
+    int rc = 0;
+
+    if (out && !strcmp(format, "all")) {
+        char *p;
+
+        if (vx_fs_mkdirs(out, 0755, &err) < 0) {
+            fprintf(stderr, "vexxy analyze: -o '%s': %s\n", out, err->msg);
+            vx_err_free(&err);
+            return -1;
+        }
+        if (st->openvex) {
+            p = vx_xasprintf("%s/openvex.json", out);
+            rc |= write_atomic(p, st->openvex);
+            free(p);
+        }
+        p = vx_xasprintf("%s/cyclonedx.json", out);
+        rc |= write_atomic(p, st->cyclonedx);
+        free(p);
+        p = vx_xasprintf("%s/csaf.json", out);
+        rc |= write_atomic(p, st->csaf);
+        free(p);
+    } else if (out) {
+        const char *doc = !strcmp(format, "cyclonedx") ? st->cyclonedx
+                          : !strcmp(format, "csaf")    ? st->csaf
+                                                       : st->openvex;
+
+        if (!doc) {
+            fprintf(stderr,
+                    "vexxy analyze: no findings to state anything about: OpenVEX needs "
+                    "at least one statement, so '%s' was not written\n",
+                    out);
+            rc = -1;
+        } else {
+            rc |= write_atomic(out, doc);
+        }
+    }
+    if (evidence)
+        rc |= write_atomic(evidence, st->evidence);
+    if (sign_key && st->openvex) {
+        struct vx_vex_doc d = {0};
+        const char *prod[1];
+        char *env = NULL, *path;
+        char *name_digest = NULL;
+
+        /* the in-toto subject: the image pinned by the digest the run verified */
+        if (job->image_digest && !strncmp(job->image_digest, "sha256:", 7))
+            name_digest = vx_xasprintf("pkg:oci/image@sha256%%3A%s", job->image_digest + 7);
+        else if (st->image && st->image->manifest_digest)
+            name_digest =
+                vx_xasprintf("pkg:oci/image@sha256%%3A%s", st->image->manifest_digest + 7);
+        prod[0] = name_digest;
+        d.products = prod;
+        d.n_products = name_digest ? 1 : 0;
+        if (vx_vex_sign(st->openvex, &d, sign_key, &env, &err) < 0) {
+            fprintf(stderr, "vexxy analyze: --sign-key: %s\n", err->msg);
+            vx_err_free(&err);
+            rc = -1;
+        } else {
+            path = vx_xasprintf("%s.intoto.json", out && strcmp(format, "all") ? out
+                                                  : out                        ? "openvex"
+                                                                               : "vex");
+            if (out && !strcmp(format, "all")) {
+                free(path);
+                path = vx_xasprintf("%s/openvex.intoto.json", out);
+            }
+            rc |= write_atomic(path, env);
+            fprintf(stderr, "vexxy analyze: signed statement written to '%s'\n", path);
+            free(path);
+        }
+        free(env);
+        free(name_digest);
+    }
+    return rc ? -1 : 0;
+}
+
+/* The summary table on stdout: counts, then the affected CVEs with their fixed versions. */
+static void print_summary(const struct vx_pipeline_state *st)
+{
+    const struct vx_reach_result *r = st->reach;
+    size_t shown = 0;
+
+    printf("verdicts: %zu  affected: %zu  not_affected: %zu  under_investigation: %zu  fixed: "
+           "%zu\n",
+           r->n, r->n_affected, r->n_not_affected, r->n_under_investigation, r->n_fixed);
+    printf("run confidence %.2f: %s\n", r->run_confidence, r->run_reason ? r->run_reason : "");
+    if (!r->n)
+        return;
+    printf("\n%-22s %-24s %-24s %-20s %-5s %s\n", "VULNERABILITY", "PACKAGE", "VERSION", "STATUS",
+           "CONF", "FIXED IN / REASON");
+    /* affected first (most useful to act on), then the rest in verdict order */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < r->n; i++) {
+            const struct vx_verdict *v = &r->verdicts[i];
+            const struct vx_finding *f = &st->findings->items[v->findings[0]];
+            const struct vx_pkg *p = v->pkg >= 0 ? &st->inventory->pkgs[v->pkg] : NULL;
+            const char *status = vx_vex_status_name(v->status);
+
+            if ((pass == 0) != (v->status == VX_VEX_AFFECTED))
+                continue;
+            if (shown++ == 50) {
+                printf("... %zu more (see --json or the documents)\n", r->n - 50);
+                return;
+            }
+            printf("%-22.22s %-24.24s %-24.24s %-20.20s %.2f  %s\n", v->vuln_id,
+                   p         ? p->name
+                   : f->name ? f->name
+                             : "?",
+                   p            ? p->version
+                   : f->version ? f->version
+                                : "?",
+                   v->status == VX_VEX_NOT_AFFECTED ? vx_vex_justification_name(v->justification)
+                                                    : status,
+                   v->confidence,
+                   v->status == VX_VEX_AFFECTED && f->fixed_version ? f->fixed_version : v->reason);
+        }
+    }
+}
+
+/* The analysis config as the API would normalise it: --config FILE, then the flags on top. */
+static int build_config(const char *config_file, const char *profile, const char *const *ports,
+                        size_t n_ports, const char *const *env, size_t n_env,
+                        const char *const *command, size_t n_command, const char *duration,
+                        const char *test_script, char **out, struct vx_err **err)
+{
+    json_t *cfg = NULL, *arr, *obj;
+    char *text = NULL;
+    int rc;
+
+    if (config_file) {
+        text = slurp(config_file, 1u << 20);
+        if (!text)
+            return vx_err_set(err, VX_E_INVALID, errno, "--config '%s'", config_file);
+        rc = vx_json_parse(text, strlen(text), &cfg, err);
+        free(text);
+        text = NULL;
+        if (rc < 0)
+            return vx_err_wrap(err, "--config '%s'", config_file);
+        if (!json_is_object(cfg)) {
+            json_decref(cfg);
+            return vx_err_set(err, VX_E_INVALID, 0, "--config '%s' must hold a JSON object",
+                              config_file);
+        }
+    } else {
+        cfg = json_object();
+    }
+    if (n_ports) {
+        arr = json_array();
+        for (size_t i = 0; i < n_ports; i++)
+            json_array_append_new(arr, json_integer(atoi(ports[i])));
+        json_object_set_new(cfg, "ports", arr);
+    }
+    if (n_env) {
+        obj = json_object_get(cfg, "environment");
+        if (!json_is_object(obj)) {
+            obj = json_object();
+            json_object_set_new(cfg, "environment", obj);
+        }
+        for (size_t i = 0; i < n_env; i++) {
+            const char *eq = strchr(env[i], '=');
+            char *k = vx_xstrndup(env[i], (size_t)(eq - env[i]));
+
+            json_object_set_new(obj, k, json_string(eq + 1));
+            free(k);
+        }
+    }
+    if (n_command) {
+        arr = json_array();
+        for (size_t i = 0; i < n_command; i++)
+            json_array_append_new(arr, json_string(command[i]));
+        json_object_set_new(cfg, "command", arr);
+    }
+    if (duration)
+        json_object_set_new(cfg, "analysis_duration", json_integer(atoi(duration)));
+    if (test_script) {
+        text = slurp(test_script, 64u << 10);
+        if (!text) {
+            json_decref(cfg);
+            return vx_err_set(err, VX_E_INVALID, errno, "--test-script '%s'", test_script);
+        }
+        json_object_set_new(cfg, "test_script", json_string(text));
+        free(text);
+    }
+    (void)profile;
+    text = vx_json_dump(cfg);
+    json_decref(cfg);
+    rc = vx_api_normalize_config(text, out, err);
+    free(text);
+    return rc;
+}
+
 int vx_cmd_analyze(int argc, char **argv)
 {
     static const char *const profiles[] = {"minimal", "standard", "comprehensive", NULL};
@@ -119,7 +369,12 @@ int vx_cmd_analyze(int argc, char **argv)
     const char *data_dir_arg = NULL;
     const char *findings_files[64]; /* argv strings */
     size_t n_findings_files = 0;
-    bool insecure = false, keep = false;
+    const char *ports[64], *envs[256], *command[256]; /* argv strings */
+    size_t n_ports = 0, n_envs = 0, n_command = 0;
+    const char *config_file = NULL, *duration = NULL, *test_script = NULL, *format = "openvex";
+    const char *out = NULL, *evidence = NULL, *sign_key = NULL;
+    char *config_json = NULL;
+    bool insecure = false, keep = false, json_out = false, fail_on_affected = false;
     int rc = VX_EXIT_ERROR;
     char why[512];
     int64_t num;
@@ -157,6 +412,8 @@ int vx_cmd_analyze(int argc, char **argv)
             }
             if (c == 'f')
                 findings_files[n_findings_files++] = optarg;
+            else
+                config_file = optarg;
             break;
         case 't':
         case 'k':
@@ -164,6 +421,10 @@ int vx_cmd_analyze(int argc, char **argv)
                 fprintf(stderr, "vexxy analyze: '%s': %s\n", optarg, strerror(errno));
                 return VX_EXIT_ERROR;
             }
+            if (c == 't')
+                test_script = optarg;
+            else
+                sign_key = optarg;
             break;
         case 'p':
             if (!one_of(optarg, profiles))
@@ -173,30 +434,37 @@ int vx_cmd_analyze(int argc, char **argv)
         case 'F':
             if (!one_of(optarg, formats))
                 goto bad_value;
+            format = optarg;
             break;
         case 'r':
             if (!one_of(optarg, runtimes))
                 goto bad_value;
+            cfg.runtime = optarg;
             break;
         case 'T':
             if (!is_tracer_list(optarg))
                 goto bad_value;
+            cfg.tracers = optarg;
             break;
         case 'x':
             if (strcmp(optarg, "affected") != 0)
                 goto bad_value;
+            fail_on_affected = true;
             break;
         case 'P':
-            if (vx_parse_i64(optarg, 1, 65535, &num) < 0)
+            if (vx_parse_i64(optarg, 1, 65535, &num) < 0 || n_ports == VX_ARRAY_SIZE(ports))
                 goto bad_value;
+            ports[n_ports++] = optarg;
             break;
         case 'D':
             if (vx_parse_i64(optarg, 1, 900, &num) < 0)
                 goto bad_value;
+            duration = optarg;
             break;
         case 'e':
-            if (!strchr(optarg, '=') || optarg[0] == '=')
+            if (!strchr(optarg, '=') || optarg[0] == '=' || n_envs == VX_ARRAY_SIZE(envs))
                 goto bad_value;
+            envs[n_envs++] = optarg;
             break;
         case 'L':
             if (!strchr(optarg, '/'))
@@ -213,9 +481,18 @@ int vx_cmd_analyze(int argc, char **argv)
             keep = true;
             break;
         case 'C':
+            if (n_command == VX_ARRAY_SIZE(command))
+                goto bad_value;
+            command[n_command++] = optarg;
+            break;
         case 'o':
+            out = optarg;
+            break;
         case 'E':
+            evidence = optarg;
+            break;
         case 'j':
+            json_out = true;
             break;
         default:
             fprintf(stderr, "vexxy analyze: unknown or incomplete option '%s'\n%s\n",
@@ -233,6 +510,19 @@ int vx_cmd_analyze(int argc, char **argv)
         return VX_EXIT_ERROR;
     }
     job.image_ref = argv[optind];
+    if (sign_key && (!out || strcmp(format, "cyclonedx") == 0 || strcmp(format, "csaf") == 0)) {
+        fprintf(stderr, "vexxy analyze: --sign-key signs the OpenVEX document: give -o with "
+                        "--format openvex or all\n");
+        return VX_EXIT_ERROR;
+    }
+    if (build_config(config_file, job.profile, ports, n_ports, envs, n_envs, command, n_command,
+                     duration, test_script, &config_json, &err) < 0) {
+        fprintf(stderr, "vexxy analyze: %s%s%s\n", err->field ? err->field : "",
+                err->field ? ": " : "", err->msg);
+        vx_err_free(&err);
+        return VX_EXIT_ERROR;
+    }
+    job.config_json = config_json;
     vx_uuid4(uuid);
     snprintf(id, sizeof(id), "analyze-%s", uuid);
     job.id = id;
@@ -253,7 +543,15 @@ int vx_cmd_analyze(int argc, char **argv)
         if (phases[i].run(&ctx, &err) < 0)
             goto fail;
     }
-    rc = VX_EXIT_OK;
+    if (json_out)
+        printf("%s\n", st.results_json ? st.results_json : "{}");
+    else
+        print_summary(&st);
+    if (write_outputs(&st, format, out, evidence, sign_key, &job) < 0) {
+        rc = VX_EXIT_ERROR;
+        goto out;
+    }
+    rc = fail_on_affected && st.reach && st.reach->n_affected ? VX_EXIT_NEGATIVE : VX_EXIT_OK;
     goto out;
 fail:
     fprintf(stderr, "vexxy analyze: %s: %s\n", job.image_ref, err->msg);
@@ -267,5 +565,6 @@ out:
     }
     vx_pipeline_state_release(&st);
     free(data_dir);
+    free(config_json);
     return rc;
 }

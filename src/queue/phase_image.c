@@ -18,6 +18,8 @@
 #include "image/image.h"
 #include "inventory/inventory.h" /* vx_inventory_free in the state release */
 #include "findings/findings.h"   /* vx_findings_free in the state release */
+#include "reach/reach.h"         /* vx_reach_result_free in the state release */
+#include "trace/trace.h"         /* vx_trace_profile_free in the state release */
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/fs.h"
@@ -31,6 +33,20 @@ void vx_pipeline_state_release(struct vx_pipeline_state *st)
     st->inventory = NULL;
     vx_findings_free(st->findings);
     st->findings = NULL;
+    vx_trace_profile_free(st->profile);
+    st->profile = NULL;
+    free(st->facts);
+    st->facts = NULL;
+    vx_reach_result_free(st->reach);
+    st->reach = NULL;
+    free(st->results_json);
+    free(st->openvex);
+    free(st->cyclonedx);
+    free(st->csaf);
+    free(st->evidence);
+    free(st->evidence_id);
+    st->results_json = st->openvex = st->cyclonedx = st->csaf = st->evidence = NULL;
+    st->evidence_id = NULL;
     free(st->job_dir);
     free(st->rootfs);
     st->job_dir = NULL;

@@ -29,20 +29,10 @@ static int run_trace(struct vx_phase_ctx *ctx, struct vx_err **err)
     return phase_unavailable("trace", err);
 }
 
-static int run_reach(struct vx_phase_ctx *ctx, struct vx_err **err)
-{
-    return phase_unavailable("reach", err);
-}
-
-static int run_vex(struct vx_phase_ctx *ctx, struct vx_err **err)
-{
-    return phase_unavailable("vex", err);
-}
-
 static const struct vx_phase phases[] = {
     {"image", 15, false, vx_phase_image}, {"inventory", 25, false, vx_phase_inventory},
     {"sandbox", 45, false, run_sandbox},  {"trace", 75, false, run_trace},
-    {"reach", 90, true, run_reach},       {"vex", 100, true, run_vex},
+    {"reach", 90, true, vx_phase_reach},       {"vex", 100, true, vx_phase_vex},
 };
 
 const struct vx_phase *vx_pipeline_phases(size_t *n)

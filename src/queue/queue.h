@@ -30,6 +30,9 @@ int vx_job_set_state(struct vx_store *s, const char *id, const char *worker_id,
 struct vx_image;
 struct vx_inventory;
 struct vx_findings;
+struct vx_trace_profile;
+struct vx_run_facts;
+struct vx_reach_result;
 
 /* Settings of the analysis that come from the operator, not from the job. */
 struct vx_pipeline_config {
@@ -41,17 +44,27 @@ struct vx_pipeline_config {
     const char *docker_config;       /* registry credentials (Docker config.json), or NULL */
     bool allow_local_sources;        /* oci:, oci-archive:, docker-archive: (CLI only; a
                                         server never reads paths named by a client) */
+    const char *runtime;             /* OCI runtime: "runc" (default) or "crun" */
+    const char *tracers;             /* "auto" (default) or a comma list of backends */
 };
 
 /* What the phases of one run hand to each other; owned by the runner and released by
  * vx_pipeline_state_release() after the last phase. */
 struct vx_pipeline_state {
-    struct vx_image *image;         /* pulled and verified (image phase) */
-    char *job_dir;                  /* <data_dir>/jobs/<id>: everything the run writes */
-    char *rootfs;                   /* <job_dir>/rootfs: the unpacked image */
-    struct vx_inventory *inventory; /* packages and file index (inventory phase) */
-    struct vx_findings *findings;   /* the job's findings, bound (inventory phase); NULL when
+    struct vx_image *image;           /* pulled and verified (image phase) */
+    char *job_dir;                    /* <data_dir>/jobs/<id>: everything the run writes */
+    char *rootfs;                     /* <job_dir>/rootfs: the unpacked image */
+    struct vx_inventory *inventory;   /* packages and file index (inventory phase) */
+    struct vx_findings *findings;     /* the job's findings, bound (inventory phase); NULL when
                                        the job has none */
+    struct vx_trace_profile *profile; /* the run's execution profile (trace phase), or NULL */
+    struct vx_run_facts *facts;       /* measured facts of the run (sandbox phase), or NULL */
+    struct vx_reach_result *reach;    /* verdicts (reach phase) */
+    /* Documents (vex phase), also stored as evidence when there is a store. */
+    char *results_json; /* the API's results object, stored with the complete job */
+    char *openvex;      /* NULL when there is no statement (OpenVEX needs one at least) */
+    char *cyclonedx, *csaf, *evidence;
+    char *evidence_id; /* the evidence document's id in the store, or NULL */
 };
 void vx_pipeline_state_release(struct vx_pipeline_state *st);
 

@@ -114,12 +114,13 @@ static void debug_delay(struct slot *sl)
 }
 
 static void finish(struct slot *sl, const struct vx_job_rec *job, enum vx_job_state cur,
-                   enum vx_job_state to, const char *msg, int64_t backoff_ms)
+                   enum vx_job_state to, const char *msg, const char *results, int64_t backoff_ms)
 {
     struct vx_job_update upd = VX_JOB_UPDATE_INIT;
     struct vx_err *err = NULL;
 
     upd.error_message = msg;
+    upd.results_json = results;
     if (vx_job_set_state(sl->w->store, job->id, sl->id, cur, to, &upd, backoff_ms, &err) < 0) {
         /* a conflict here means the lease moved on (reaper) or the job was cancelled while
          * queued by an admin: the store already holds the truth, so nothing is lost */
@@ -189,20 +190,20 @@ static void run_job(struct slot *sl, const struct vx_job_rec *job)
                 err ? ": " : "", err ? err->msg : "");
         break;
     case OUT_CANCELLED:
-        finish(sl, job, cur, VX_JOB_CANCELLED, "cancelled by request", 0);
+        finish(sl, job, cur, VX_JOB_CANCELLED, "cancelled by request", NULL, 0);
         break;
     case OUT_SHUTDOWN:
-        finish(sl, job, cur, VX_JOB_QUEUED, "worker shut down; job returned to the queue", 0);
+        finish(sl, job, cur, VX_JOB_QUEUED, "worker shut down; job returned to the queue", NULL, 0);
         break;
     case OUT_DONE:
         if (!err) {
             /* every phase ran: the vex phase has stored the results */
-            finish(sl, job, cur, VX_JOB_COMPLETE, NULL, 0);
+            finish(sl, job, cur, VX_JOB_COMPLETE, NULL, st.results_json, 0);
         } else if (is_transient(err->code) && job->retry_count < job->max_retries) {
-            finish(sl, job, cur, VX_JOB_QUEUED, err->msg,
+            finish(sl, job, cur, VX_JOB_QUEUED, err->msg, NULL,
                    w->cfg.retry_backoff_ms << (job->retry_count < 16 ? job->retry_count : 16));
         } else {
-            finish(sl, job, cur, VX_JOB_FAILED, err->msg, 0);
+            finish(sl, job, cur, VX_JOB_FAILED, err->msg, NULL, 0);
         }
         break;
     }
