@@ -24,8 +24,9 @@
 #include "reach/reach.h" /* the verdicts for the summary */
 #include "findings/findings.h"
 #include "inventory/inventory.h"
-#include "vex/vex.h"     /* signing */
-#include "image/image.h" /* the verified digest for the signature subject */
+#include "vex/vex.h"         /* signing */
+#include "image/image.h"     /* the verified digest for the signature subject */
+#include "sandbox/sandbox.h" /* profile presets */
 
 static const char usage[] =
     "usage: vexxy analyze IMAGE [--digest sha256:HEX] [--findings FILE]...\n"
@@ -226,7 +227,7 @@ static void print_summary(const struct vx_pipeline_state *st)
     printf("run confidence %.2f: %s\n", r->run_confidence, r->run_reason ? r->run_reason : "");
     if (!r->n)
         return;
-    printf("\n%-22s %-24s %-24s %-20s %-5s %s\n", "VULNERABILITY", "PACKAGE", "VERSION", "STATUS",
+    printf("\n%-22s %-24s %-24s %-35s %-5s %s\n", "VULNERABILITY", "PACKAGE", "VERSION", "STATUS",
            "CONF", "FIXED IN / REASON");
     /* affected first (most useful to act on), then the rest in verdict order */
     for (int pass = 0; pass < 2; pass++) {
@@ -242,7 +243,7 @@ static void print_summary(const struct vx_pipeline_state *st)
                 printf("... %zu more (see --json or the documents)\n", r->n - 50);
                 return;
             }
-            printf("%-22.22s %-24.24s %-24.24s %-20.20s %.2f  %s\n", v->vuln_id,
+            printf("%-22.22s %-24.24s %-24.24s %-35.35s %.2f  %s\n", v->vuln_id,
                    p         ? p->name
                    : f->name ? f->name
                              : "?",
@@ -310,8 +311,15 @@ static int build_config(const char *config_file, const char *profile, const char
             json_array_append_new(arr, json_string(command[i]));
         json_object_set_new(cfg, "command", arr);
     }
-    if (duration)
+    if (duration) {
         json_object_set_new(cfg, "analysis_duration", json_integer(atoi(duration)));
+    } else if (!json_object_get(cfg, "analysis_duration")) {
+        /* the profile's preset (the API's default of 120 s is for the service) */
+        const struct vx_profile *p = vx_profile_get(profile ? profile : "standard");
+
+        if (p)
+            json_object_set_new(cfg, "analysis_duration", json_integer(p->duration_ms / 1000));
+    }
     if (test_script) {
         text = slurp(test_script, 64u << 10);
         if (!text) {
@@ -321,7 +329,6 @@ static int build_config(const char *config_file, const char *profile, const char
         json_object_set_new(cfg, "test_script", json_string(text));
         free(text);
     }
-    (void)profile;
     text = vx_json_dump(cfg);
     json_decref(cfg);
     rc = vx_api_normalize_config(text, out, err);
@@ -527,7 +534,7 @@ int vx_cmd_analyze(int argc, char **argv)
     snprintf(id, sizeof(id), "analyze-%s", uuid);
     job.id = id;
     data_dir = data_dir_arg ? vx_xstrdup(data_dir_arg) : vx_cmd_default_data_dir();
-    if (vx_fs_mkdirs(data_dir, 0700, &err) < 0)
+    if (vx_fs_mkdirs(data_dir, 0711, &err) < 0)
         goto fail;
     /* --insecure-registry applies to the registry this command names, whatever it is */
     cfg.insecure_registries = insecure ? "*" : NULL;

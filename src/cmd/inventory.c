@@ -235,7 +235,7 @@ int vx_cmd_inventory(int argc, char **argv)
             goto fail;
         if (!cache) {
             data_dir = vx_cmd_default_data_dir();
-            cache = cache_own = vx_xasprintf("%s/blobs", data_dir);
+            cache = cache_own = vx_xasprintf("%s/cache", data_dir);
         }
         if (vx_fs_mkdirs(cache, 0700, &err) < 0)
             goto fail;

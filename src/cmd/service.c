@@ -49,7 +49,9 @@ int vx_service_mkdirs(const char *dir)
             rc = -1;
         *s = '/';
     }
-    if (mkdir(p, 0700) < 0 && errno != EEXIST)
+    /* 0711: others may traverse (the sandbox's user namespace reaches the jobs' rootfs
+     * below it) but not list; every file in it is owner-only */
+    if (mkdir(p, 0711) < 0 && errno != EEXIST)
         rc = -1;
     if (rc < 0)
         fprintf(stderr, "vexxy: cannot create directory '%s': %s\n", dir, strerror(errno));

@@ -108,7 +108,7 @@ int vx_phase_image(struct vx_phase_ctx *ctx, struct vx_err **err)
                           src.ref.registry, cfg->allowed_registries);
         goto out;
     }
-    cache = vx_xasprintf("%s/blobs", ctx->data_dir);
+    cache = vx_xasprintf("%s/cache", ctx->data_dir); /* + blobs/sha256/<hex> */
     job_dir = vx_xasprintf("%s/jobs/%s", ctx->data_dir, job->id);
     rootfs = vx_xasprintf("%s/rootfs", job_dir);
     rc = vx_fs_remove_tree(job_dir, err);
@@ -116,7 +116,7 @@ int vx_phase_image(struct vx_phase_ctx *ctx, struct vx_err **err)
         goto out;
     rc = vx_fs_mkdirs(cache, 0700, err);
     if (rc == 0)
-        rc = vx_fs_mkdirs(job_dir, 0700, err);
+        rc = vx_fs_mkdirs(job_dir, 0711, err);
     if (rc < 0)
         goto out;
 
@@ -134,7 +134,12 @@ int vx_phase_image(struct vx_phase_ctx *ctx, struct vx_err **err)
         rc = vx_err_set(err, VX_E_CANCELLED, 0, "stopped after the pull");
         goto out;
     }
+    /* As root, ownership is kept and shifted into the sandbox's user namespace range at
+     * unpack time: the read-only lower dir then needs no copy per job (DESIGN.md §8). */
     uopts.keep_ownership = geteuid() == 0;
+    uopts.uid_shift =
+        uopts.keep_ownership ? (cfg && cfg->uid_shift ? cfg->uid_shift : 0x10000000u) : 0;
+    uopts.id_range = 65536;
     rc = vx_image_unpack(img, rootfs, &uopts, &rep, err);
     if (rc < 0) {
         vx_err_wrap(err, "unpack '%s'", job->image_ref);

@@ -47,21 +47,44 @@ int vx_phase_reach(struct vx_phase_ctx *ctx, struct vx_err **err)
 }
 
 /* The image's name for purls: the last path element of the reference, without tag/digest
- * ("docker.io/library/nginx:1.25" -> "nginx", "oci:/x/demo:latest" -> "demo"). */
+ * ("docker.io/library/nginx:1.25" -> "nginx"); for a local layout or archive its file name
+ * without extension, or the parent directory's when the layout dir is just called "oci"
+ * ("oci:/x/demo/oci" -> "demo", "oci-archive:/x/demo.oci.tar" -> "demo"). */
 static char *image_name(const char *ref)
 {
-    const char *p = ref, *end;
+    bool local = false;
+    const char *p = ref, *end, *prev = NULL;
+    char *name;
 
-    if (!strncmp(p, "docker://", 9))
+    if (!strncmp(p, "docker://", 9)) {
         p += 9;
-    else if (!strncmp(p, "oci:", 4) || !strncmp(p, "oci-archive:", 12) ||
-             !strncmp(p, "docker-archive:", 15))
+    } else if (!strncmp(p, "oci:", 4) || !strncmp(p, "oci-archive:", 12) ||
+               !strncmp(p, "docker-archive:", 15)) {
         p = strchr(p, ':') + 1;
+        local = true;
+    }
     for (const char *q = p; *q; q++)
-        if (*q == '/' && q[1])
+        if (*q == '/' && q[1]) {
+            prev = p;
             p = q + 1;
-    end = p + strcspn(p, ":@");
-    return end > p ? vx_xstrndup(p, (size_t)(end - p)) : vx_xstrdup("image");
+        }
+    end = p + strcspn(p, local ? ":" : ":@");
+    if (local && end - p == 3 && !strncmp(p, "oci", 3) && prev) {
+        end = p - 1;
+        p = prev;
+    }
+    if (local) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+
+        if (dot && dot > p)
+            end = dot;
+    }
+    name = end > p ? vx_xstrndup(p, (size_t)(end - p)) : vx_xstrdup("image");
+    for (char *c = name; *c; c++)
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= '0' && *c <= '9') && *c != '-' && *c != '_' &&
+            *c != '.')
+            *c = *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a') : '-';
+    return name;
 }
 
 /* pkg:oci/<name>@sha256%3A<hex> for each known digest, without duplicates. */

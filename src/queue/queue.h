@@ -31,6 +31,7 @@ struct vx_image;
 struct vx_inventory;
 struct vx_findings;
 struct vx_trace_profile;
+struct vx_trace_engine;
 struct vx_run_facts;
 struct vx_reach_result;
 
@@ -46,6 +47,9 @@ struct vx_pipeline_config {
                                         server never reads paths named by a client) */
     const char *runtime;             /* OCI runtime: "runc" (default) or "crun" */
     const char *tracers;             /* "auto" (default) or a comma list of backends */
+    uint32_t uid_shift;              /* host uid of container root; default 0x10000000 */
+    struct vx_trace_engine *trace_engine; /* loaded once per process (borrowed), or NULL:
+                                             then one per job */
 };
 
 /* What the phases of one run hand to each other; owned by the runner and released by

@@ -12,7 +12,8 @@
  *   2. the report is about another version than the image has, and the image's version is
  *      at or past the fixed version (the ecosystem's ordering) -> fixed;
  *   3. package owns no file present in the image (unmapped) -> under_investigation;
- *   4. no run or no profile -> under_investigation;
+ *   4. no run or no profile, or a workload that exited before the window ended ->
+ *      under_investigation (even when some code ran: the run was not adequate);
  *   5. a code file of the package was executed, mapped executable, used as interpreter, or
  *      opened when it is code by its name (shared objects, programs, scripts, bytecode:
  *      fanotify sees the open of a library, not its mmap) -> affected, unless the finding
@@ -306,6 +307,7 @@ struct ctx {
     double run_c;
     const char *run_why;
     bool complete;
+    bool exited_early; /* the workload exited before the observation window ended */
     int64_t lost;
 };
 
@@ -469,6 +471,15 @@ static void decide_bound(const struct ctx *c, const struct group *g, struct vx_v
         v->reason = vx_xasprintf("no usable run: %s", c->run_why);
         return;
     }
+    /* rule 4b: a workload that exited before the window ended did not run as it would in
+     * production (crash, bad config, missing input): nothing is decided on such a run, not
+     * even affected (DESIGN.md §10: run failed or too short) */
+    if (c->exited_early) {
+        v->status = VX_VEX_UNDER_INVESTIGATION;
+        v->reason = vx_xasprintf("%s%s", c->run_why,
+                                 code_touched ? "; code of the package did run before that" : "");
+        return;
+    }
     symbol_view(c, g, pf, v, &named, &absent, &zero, &called, &unknown);
     /* rule 5: code ran */
     if (code_touched > 0) {
@@ -624,6 +635,7 @@ int vx_reach_decide(const struct vx_inventory *inv, const struct vx_findings *f,
     c.run_c = run_factor(facts, profile, &run_why);
     c.run_why = run_why;
     c.complete = profile && profile->complete;
+    c.exited_early = facts && facts->ran && !facts->stayed_up;
     for (size_t i = 0; profile && i < profile->n_backends; i++)
         c.lost += profile->backends[i].lost;
 

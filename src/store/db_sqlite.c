@@ -12,6 +12,8 @@
  */
 #include "common/setup.h"
 
+#include <sys/stat.h>
+
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "common/alloc.h" /* for vx_xcalloc(), vx_xstrdup() */
 #include "common/err.h"   /* for vx_err_set() */
 #include "common/util.h"  /* for vx_mono_ms() */
+#include "common/log.h"   /* for vx_warn() */
 
 struct sq_db {
     struct vx_db base;
@@ -266,6 +269,10 @@ int vx_db_sqlite_open(const char *path, int busy_timeout_ms, struct vx_db **out,
         goto fail;
     }
     sqlite3_extended_result_codes(d->h, 1);
+    /* The data directory is traversable by others (0711: the sandbox's user namespace must
+     * reach the job's rootfs under it), so the database itself is owner-only. */
+    if (strcmp(path, ":memory:") != 0 && chmod(path, 0600) < 0 && errno != ENOENT)
+        vx_warn("cannot make '%s' owner-only: %s", path, strerror(errno));
     d->busy_timeout_ms = busy_timeout_ms;
     sqlite3_busy_handler(d->h, on_busy, d);
     rc = sq_script(&d->base,
