@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "queue/queue.h"
-#include "common/alloc.h" /* for vx_xcalloc() */
+#include "sandbox/sandbox.h" /* the reaper of crashed runs at start */
+#include "trace/trace.h"     /* one tracer engine per process */
+#include "common/alloc.h"    /* for vx_xcalloc() */
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h" /* for vx_now_ms() */
@@ -51,6 +53,7 @@ struct vx_workers {
     struct slot *slots;
     pthread_t heartbeat, reaper;
     bool heartbeat_started, reaper_started;
+    struct vx_trace_engine *engine; /* loaded once for every job of this process */
 };
 
 enum outcome { OUT_DONE, OUT_CANCELLED, OUT_SHUTDOWN, OUT_LEASE_LOST };
@@ -383,6 +386,29 @@ int vx_workers_start(const struct vx_workers_config *cfg, struct vx_store *store
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
     w->nslots = w->cfg.threads;
+    if (w->nslots > 0) {
+        /* a worker that died mid-run left containers, mounts and cgroups: remove them
+         * before taking new jobs (only records whose owner process is gone) */
+        char *state = vx_xasprintf("%s/sandbox", w->data_dir);
+        size_t reaped = 0;
+
+        if (vx_sandbox_reap(state, &reaped, err) < 0) {
+            vx_warn("workers: sandbox reap: %s", (*err)->msg);
+            vx_err_free(err);
+        } else if (reaped) {
+            vx_info("workers: removed %zu sandbox(es) left by a crashed worker", reaped);
+        }
+        free(state);
+        /* the tracer's shared parts (eBPF objects) load once per process */
+        if (!w->cfg.pipeline.trace_engine) {
+            if (vx_trace_engine_new(&w->engine, err) < 0) {
+                rc = -(int)(*err)->code;
+                w->nslots = 0; /* nothing started: stop has nothing to join */
+                goto fail;
+            }
+            w->cfg.pipeline.trace_engine = w->engine;
+        }
+    }
     w->slots = vx_xcalloc((size_t)(w->nslots ? w->nslots : 1), sizeof(*w->slots));
     for (int i = 0; i < w->nslots; i++) {
         struct slot *sl = &w->slots[i];
@@ -442,6 +468,7 @@ void vx_workers_stop(struct vx_workers *w)
     }
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
+    vx_trace_engine_free(w->engine);
     free(w->slots);
     free(w->prefix);
     free(w->data_dir);
