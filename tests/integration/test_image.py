@@ -192,6 +192,35 @@ class RegistryTest(Base):
         j = self.pull_ok(ref, "--insecure-registry", "--docker-config", cfg)
         self.assertEqual(j["manifest_digest"], digests()["tiny"]["manifest"])
 
+    def docker_config(self, registry, password):
+        cfg = os.path.join(self.tmp, "config-%s.json" % registry.replace(":", "_"))
+        auth = base64.b64encode(("%s:%s" % (REGISTRY["VEXXY_REGISTRY_USER"],
+                                            password)).encode()).decode()
+        with open(cfg, "w") as f:
+            json.dump({"auths": {registry: {"auth": auth}}}, f)
+        return cfg
+
+    def test_bearer_token_registry(self):
+        """Token auth (WWW-Authenticate: Bearer realm,service,scope -> token server with Basic
+        credentials from config.json -> JWT -> retry): tests/fixtures/token-server.py."""
+        reg = REGISTRY.get("VEXXY_REGISTRY_TOKEN")
+        if not reg:
+            self.skipTest("no token registry in the fixtures")
+        ref = "docker://%s/vexxy-test/tiny:latest" % reg
+        d = digests()["tiny"]
+        # anonymous: the token server hands out a token without access; the registry says 401
+        r = self.image("pull", ref, "--insecure-registry")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("denied access (401)", r.stderr)
+        # wrong password: the token endpoint itself refuses, and the error says so
+        r = self.image("pull", ref, "--insecure-registry", "--docker-config",
+                       self.docker_config(reg, "wrong"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("token endpoint answered 401", r.stderr)
+        j = self.pull_ok(ref, "--insecure-registry", "--digest", d["manifest"],
+                         "--docker-config", self.docker_config(reg, REGISTRY["VEXXY_REGISTRY_PASS"]))
+        self.assertEqual([l["digest"] for l in j["layers"]], d["layers"])
+
     def test_digest_mismatch_from_registry(self):
         r = self.image("pull", "docker://%s/vexxy-test/tiny:latest" % REGISTRY["VEXXY_REGISTRY"],
                        "--insecure-registry", "--digest", "sha256:" + "1" * 64)
