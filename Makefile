@@ -7,6 +7,7 @@
 #   make fuzz         clang + libFuzzer targets in build-fuzz/ and their smoke tests
 #   make bench-api    REST API throughput/latency against the FastAPI baseline (never in test)
 #   make bench-image  demo image unpack vs tar -x, registry pull vs skopeo copy (never in test)
+#   make bench-inventory  demo inventory vs dpkg-query + dpkg -L; 20k-finding parse + bind
 #   make format       clang-format 14 in place; make format-check fails on any difference
 #   make clean        remove the build directories
 
@@ -18,7 +19,7 @@ CLANG_FORMAT ?= clang-format
 FORMAT_FILES = $(shell find src tests -type d -name corpus -prune -o \
                  -type f \( -name '*.c' -o -name '*.h' \) -print 2>/dev/null | sort)
 
-.PHONY: all deps build test asan fuzz bench-api bench-image format format-check clean
+.PHONY: all deps build test asan fuzz bench-api bench-image bench-inventory format format-check clean
 
 all: build
 
@@ -43,6 +44,9 @@ bench-api:
 
 bench-image:
 	bench/bench-image.sh
+
+bench-inventory:
+	bench/bench-inventory.sh
 
 format:
 	$(CLANG_FORMAT) --style=file -i $(FORMAT_FILES)
