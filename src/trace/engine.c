@@ -688,17 +688,20 @@ int vx_tracer_stop(struct vx_tracer *t, struct vx_trace_profile **out, struct vx
             p->procs[i].exe = c;
         }
     }
-    qsort(p->procs, p->n_procs, sizeof(*p->procs), cmp_proc);
+    if (p->n_procs)
+        qsort(p->procs, p->n_procs, sizeof(*p->procs), cmp_proc);
     p->net = t->net;
     p->n_net = p->cap_net = t->n_net;
     t->net = NULL;
     t->n_net = 0;
-    qsort(p->net, p->n_net, sizeof(*p->net), cmp_net);
+    if (p->n_net)
+        qsort(p->net, p->n_net, sizeof(*p->net), cmp_net);
     p->syscalls = t->syscalls;
     p->n_syscalls = t->n_syscalls;
     t->syscalls = NULL;
     t->n_syscalls = 0;
-    qsort(p->syscalls, p->n_syscalls, sizeof(*p->syscalls), cmp_str);
+    if (p->n_syscalls)
+        qsort(p->syscalls, p->n_syscalls, sizeof(*p->syscalls), cmp_str);
 
     /* Symbols: resolved in user space whether or not a uprobe backend counted them, so a
      * symbol absent from its file is known (vulnerable_code_not_present). */

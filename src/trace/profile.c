@@ -445,7 +445,8 @@ int vx_trace_profile_build_files(struct vx_trace_profile *p, const char *target_
         w[n].raw = r;
         n++;
     }
-    qsort(w, n, sizeof(*w), cmp_work);
+    if (n)
+        qsort(w, n, sizeof(*w), cmp_work);
 
     for (size_t i = 0; i < n; i++) {
         const struct vx_trace_raw *r = w[i].raw;
@@ -487,7 +488,8 @@ int vx_trace_profile_build_files(struct vx_trace_profile *p, const char *target_
     free(w);
 
     label_all(&c);
-    qsort(p->files, p->n_files, sizeof(*p->files), cmp_file);
+    if (p->n_files)
+        qsort(p->files, p->n_files, sizeof(*p->files), cmp_file);
     free(c.roots);
     free(c.done);
     free(c.shebangs);
