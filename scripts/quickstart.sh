@@ -1,66 +1,49 @@
 #!/usr/bin/env bash
-# quickstart.sh -- the README's first command: install what is needed, build, and run vexxy.
+# quickstart.sh -- the README's first command: install what is needed, build, and analyse the
+# bundled demo image end to end.
 #
-# Today the analysis pipeline's phases (image, inventory, sandbox, trace, reach, VEX) are not
-# built yet, so this starts `vexxy serve --no-auth` on 127.0.0.1:8080 (QUICKSTART_LISTEN to
-# move it) with a throwaway data dir, submits one job with the seed service's example body
-# (bench/submit-body.json), follows it until it ends and prints its status: it fails with
-# "phase 'image' is not available yet". When the image phase lands with its demo image, this
-# script runs `vexxy analyze` on that image instead.
+# 1. scripts/install-deps.sh (idempotent apt) and `make build`;
+# 2. the demo image (tests/fixtures/build-image.py demo: debootstrap bookworm minbase with
+#    nginx-light, curl, python3-minimal -- Debian packages only, cached by recipe under
+#    /var/cache/vexxy-fixtures), as an OCI layout;
+# 3. a scanner report for it in Trivy's JSON format: scripts/demo-findings.py lists the open
+#    Debian CVEs of data/demo/cves.json for the packages the image really has, at the
+#    versions it has (the mirror moves: versions are read from the image, never hard-coded);
+# 4. `vexxy analyze` on the image with that report: nginx runs in the sandbox, traced by
+#    fanotify, exercised over HTTP for QUICKSTART_DURATION seconds (default 10); the summary
+#    table is printed and the documents are written to build/demo/ (OpenVEX, CycloneDX,
+#    CSAF, evidence).
+# Needs root (the sandbox uses namespaces, cgroups and overlayfs; the tracer fanotify).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-listen=${QUICKSTART_LISTEN:-127.0.0.1:8080}
+duration=${QUICKSTART_DURATION:-10}
 
+if [ "$(id -u)" != 0 ]; then
+    echo "quickstart: run as root: the sandbox needs namespaces, cgroups and overlayfs" >&2
+    exit 2
+fi
 scripts/install-deps.sh
 build=${VX_BUILD_DIR:-build}
 make build BUILD_DIR="$build"
 bin=$build/src/cmd/vexxy
 
-tmp=$(mktemp -d /tmp/vexxy-quickstart.XXXXXX)
-pid=
-cleanup() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+echo "== demo image (debootstrap from Debian packages; cached after the first run)"
+mkdir -p "$build/fixtures"
+tests/fixtures/fixtures.sh images "$build/fixtures" >/dev/null
+# shellcheck disable=SC1091
+. "$build/fixtures/images.env"
 
-echo "== vexxy serve --listen $listen --no-auth (data in $tmp)"
-"$bin" serve --listen "$listen" --no-auth --data-dir "$tmp" --port-file "$tmp/port" \
-    >"$tmp/serve.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    [ -s "$tmp/port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ ! -s "$tmp/port" ]; then
-    echo "quickstart: vexxy serve did not start (is $listen in use? set QUICKSTART_LISTEN):" >&2
-    cat "$tmp/serve.log" >&2
-    exit 1
-fi
-url="http://${listen%:*}:$(cat "$tmp/port")"
+out=$build/demo
+mkdir -p "$out"
+chmod 0711 "$out" # the sandbox's user namespace walks down to the job's rootfs below it
+echo "== scanner report for the demo image: $out/findings.json"
+"$bin" inventory "oci:$VEXXY_FIXTURE_DEMO" --json --no-files >"$out/inventory.json"
+python3 scripts/demo-findings.py "$out/inventory.json" >"$out/findings.json"
 
-echo "== POST $url/api/v1/analysis/submit"
-reply=$(curl -sS --max-time 10 -H 'Content-Type: application/json' \
-    -d @bench/submit-body.json "$url/api/v1/analysis/submit")
-echo "$reply"
-id=$(sed -nE 's/.*"job_id": *"([0-9a-f-]{36})".*/\1/p' <<<"$reply")
-[ -n "$id" ] || { echo "quickstart: no job id in the reply" >&2; exit 1; }
-
-echo "== GET $url/api/v1/analysis/$id/status (until the job ends, at most 20 s)"
-for _ in $(seq 40); do
-    status=$(curl -sS --max-time 5 "$url/api/v1/analysis/$id/status")
-    grep -qE '"status": *"(complete|failed|cancelled)"' <<<"$status" && break
-    sleep 0.5
-done
-if command -v python3 >/dev/null; then
-    python3 -m json.tool <<<"$status"
-else
-    echo "$status"
-fi
+echo "== vexxy analyze oci:$VEXXY_FIXTURE_DEMO --findings $out/findings.json --duration $duration"
+"$bin" analyze "oci:$VEXXY_FIXTURE_DEMO" --findings "$out/findings.json" --duration "$duration" \
+    --data-dir "$out/data" --format all -o "$out/vex" --evidence "$out/evidence.json"
 echo
-echo "Run it yourself: $bin serve --no-auth   (then curl $url/health; see docs/api.md)"
+echo "Documents: $out/vex/openvex.json, cyclonedx.json, csaf.json; evidence: $out/evidence.json"
+echo "Use them with a scanner, e.g.: trivy image --vex $out/vex/openvex.json IMAGE"

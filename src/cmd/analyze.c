@@ -536,6 +536,18 @@ int vx_cmd_analyze(int argc, char **argv)
     data_dir = data_dir_arg ? vx_xstrdup(data_dir_arg) : vx_cmd_default_data_dir();
     if (vx_fs_mkdirs(data_dir, 0711, &err) < 0)
         goto fail;
+    {
+        /* the sandbox needs absolute paths (bundle, overlay, runtime state) */
+        char *abs = realpath(data_dir, NULL);
+
+        if (!abs) {
+            vx_err_set(&err, VX_E_IO, errno, "data dir '%s'", data_dir);
+            goto fail;
+        }
+        free(data_dir);
+        data_dir = vx_xstrdup(abs);
+        free(abs); /* realpath's memory, released the libc way */
+    }
     /* --insecure-registry applies to the registry this command names, whatever it is */
     cfg.insecure_registries = insecure ? "*" : NULL;
     ctx.job = &job;
