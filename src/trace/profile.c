@@ -451,7 +451,9 @@ int vx_trace_profile_build_files(struct vx_trace_profile *p, const char *target_
     for (size_t i = 0; i < n; i++) {
         const struct vx_trace_raw *r = w[i].raw;
         struct vx_trace_file *f;
-        if (i > 0 && !strcmp(w[i].path, w[i - 1].path) && !strcmp(w[i].root, w[i - 1].root)) {
+        /* compare with the last kept entry: a merged entry's own path is freed below */
+        if (p->n_files > 0 && !strcmp(w[i].path, p->files[p->n_files - 1].path) &&
+            !strcmp(w[i].root, c.roots[p->n_files - 1])) {
             f = &p->files[p->n_files - 1];
             free(w[i].path);
             if (r->first_ms < f->first_ms)
