@@ -181,8 +181,10 @@ class CrashTest(unittest.TestCase):
 
     def test_200_jobs_4_workers_each_claimed_once(self):
         ids = self.c.submit(200)
-        self.c.start_worker("w1", 2)
-        self.c.start_worker("w2", 2)
+        # each phase held 20 ms: 200 jobs take one process seconds, so the second one (whose
+        # start can take longer: sandbox reaper, tracer probe) always gets some of them
+        self.c.start_worker("w1", 2, ["--debug-phase-delay-ms", "20"])
+        self.c.start_worker("w2", 2, ["--debug-phase-delay-ms", "20"])
         left = self.c.wait(ids, lambda s: s["status"] in TERMINAL, 240)
         self.assertFalse(left, "%d job(s) never finished" % len(left))
         claims = self.c.claims()
