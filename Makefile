@@ -8,6 +8,7 @@
 #   make bench-api    REST API throughput/latency against the FastAPI baseline (never in test)
 #   make bench-image  demo image unpack vs tar -x, registry pull vs skopeo copy (never in test)
 #   make bench-inventory  demo inventory vs dpkg-query + dpkg -L; 20k-finding parse + bind
+#   make bench-analyze    each phase of vexxy analyze on the demo image (root; never in test)
 #   make format       clang-format 14 in place; make format-check fails on any difference
 #   make clean        remove the build directories
 
@@ -19,7 +20,7 @@ CLANG_FORMAT ?= clang-format
 FORMAT_FILES = $(shell find src tests -type d -name corpus -prune -o \
                  -type f \( -name '*.c' -o -name '*.h' \) -print 2>/dev/null | sort)
 
-.PHONY: all deps build test asan fuzz bench-api bench-image bench-inventory format format-check clean
+.PHONY: all deps build test asan fuzz bench-api bench-image bench-inventory bench-analyze format format-check clean
 
 all: build
 
@@ -47,6 +48,9 @@ bench-image:
 
 bench-inventory:
 	bench/bench-inventory.sh
+
+bench-analyze:
+	bench/bench-analyze.sh
 
 format:
 	$(CLANG_FORMAT) --style=file -i $(FORMAT_FILES)

@@ -558,9 +558,14 @@ int vx_cmd_analyze(int argc, char **argv)
     ctx.n_findings_files = n_findings_files;
     phases = vx_pipeline_phases(&n);
     for (size_t i = 0; i < n; i++) {
+        int64_t t0 = vx_mono_ms();
+
         fprintf(stderr, "[%zu/%zu] %s\n", i + 1, n, phases[i].name);
         if (phases[i].run(&ctx, &err) < 0)
             goto fail;
+        /* one line per phase with its wall time (bench/bench-analyze.sh reads these) */
+        fprintf(stderr, "[%zu/%zu] %s done in %" PRId64 " ms\n", i + 1, n, phases[i].name,
+                vx_mono_ms() - t0);
     }
     if (json_out)
         printf("%s\n", st.results_json ? st.results_json : "{}");
