@@ -223,7 +223,8 @@ static json_t *mount(const char *dest, const char *type, const char *source,
         json_array_append_new(mounts, mount(dest, type, source, o_, VX_ARRAY_SIZE(o_)));           \
     } while (0)
 
-static json_t *mounts_json(const struct vx_sandbox_config *cfg, struct vx_err **err)
+static json_t *mounts_json(const struct vx_sandbox_config *cfg, bool shared_net,
+                           struct vx_err **err)
 {
     json_t *mounts = json_array();
 
@@ -233,8 +234,15 @@ static json_t *mounts_json(const struct vx_sandbox_config *cfg, struct vx_err **
           "mode=0620", "gid=5");
     MOUNT("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k");
     MOUNT("/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev");
-    MOUNT("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro");
-    MOUNT("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime", "ro");
+    if (shared_net) {
+        /* sysfs can only be mounted by the user namespace owning the network namespace (the
+         * other sandbox's): an empty read-only /sys instead, and no cgroup mount */
+        MOUNT("/sys", "tmpfs", "tmpfs", "nosuid", "noexec", "nodev", "ro", "size=4k");
+    } else {
+        MOUNT("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro");
+        MOUNT("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime",
+              "ro");
+    }
     /* tmpfs pages are charged to the container's memory cgroup: bounded by its limit */
     MOUNT("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777");
     MOUNT("/run", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=755");
@@ -384,7 +392,7 @@ int vx_sbx_bundle_json(const struct vx_sbx_bundle_args *a, json_t **out, struct 
 
     if (!(proc = process_json(a, err)))
         return -VX_E_INVALID;
-    if (!(mounts = mounts_json(cfg, err))) {
+    if (!(mounts = mounts_json(cfg, a->share_net_pid > 0, err))) {
         json_decref(proc);
         return -VX_E_INVALID;
     }
