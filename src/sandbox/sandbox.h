@@ -164,6 +164,35 @@ int vx_exercise_run(const struct vx_exercise_config *cfg, struct vx_exercise_rep
 /* The report as JSON (canonical); caller frees. */
 char *vx_exercise_json(const struct vx_exercise_report *r);
 
+/* ---- the client's test script ------------------------------------------------------------ */
+
+/* What the test script did: evidence of the job. */
+struct vx_test_script_result {
+    bool ran;       /* the tester container was started */
+    int exit_code;  /* when it exited by itself, else -1 */
+    int signal;     /* the signal that ended it, or 0 */
+    bool timed_out; /* killed at timeout_ms */
+    char *output;   /* stdout and stderr interleaved, capped at VX_TEST_SCRIPT_OUTPUT_MAX;
+                       owned (vx_test_script_result_release) */
+    int64_t ran_ms; /* start -> exit */
+};
+#define VX_TEST_SCRIPT_OUTPUT_MAX 65536
+void vx_test_script_result_release(struct vx_test_script_result *r);
+
+/* Runs script_text with `/bin/sh` in a second container "<workload name>-test" made from
+ * tester_rootfs (scripts/build-tester.sh: busybox + curl, ownership shifted like the
+ * workload's rootfs): the same user namespace shift (read from the workload's uid_map),
+ * seccomp allow-list, capabilities and default limits as any sandbox, joined to the workload's
+ * network namespace (which must be running), the script read-only at /script, env
+ * TARGET_HOST=127.0.0.1 and TARGET_PORTS=<ports joined with ','>. Waits for it to end, at most
+ * timeout_ms (killed then), and destroys it. The script is written under
+ * <job_dir>/tester (removed afterwards). Fails only when the container cannot be run; a script
+ * that fails is a result. out is filled on success (caller releases). */
+int vx_sandbox_run_test_script(const struct vx_sandbox *workload, const char *tester_rootfs,
+                               const char *script_text, const int *ports, size_t n_ports,
+                               int64_t timeout_ms, const char *state_dir, const char *job_dir,
+                               struct vx_test_script_result *out, struct vx_err **err);
+
 /* ---- profiles --------------------------------------------------------------------------- */
 
 /* minimal|standard|comprehensive presets: duration, request budget, fuzzing. */
