@@ -6,6 +6,9 @@
  *        already be shifted, or --no-userns). Then create -> start -> wait (the wall clock)
  *        -> stop -> destroy, printing the exit, the accounting and the captured output.
  *        SIGINT/SIGTERM stop the container (SIGTERM, SIGKILL after 1 s) and clean up.
+ *        --test-script FILE: once the workload's ports accept connections, the script runs in
+ *        the tester container (vx_sandbox_run_test_script) and the workload is stopped after
+ *        it; its exit and output are printed too and decide the exit status.
  * probe  what the host lacks for sandboxes.
  * reap   what crashed runs left: vx_sandbox_reap(), then the scratch dirs of dead runs.
  * Exit status: 0 done (run: the workload exited 0), 1 the workload failed (non-zero exit,
@@ -21,6 +24,7 @@
 
 #include "cmd/cmd.h"
 #include "common/alloc.h"
+#include "common/buf.h" /* the test script's text */
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/json.h" /* --json output */
@@ -36,6 +40,8 @@ static const char usage[] =
     "                         [--pids N] [--cpu MILLICPUS] [--timeout SECONDS] [--no-userns]\n"
     "                         [--uid-shift N] [--runtime runc|crun] [--state-dir DIR]\n"
     "                         [--cache-dir DIR] [--pid-file FILE] [--json]\n"
+    "                         [--test-script FILE [--tester-rootfs DIR] [--port N]...\n"
+    "                          [--test-timeout SECONDS]]\n"
     "       vexxy sandbox probe [--runtime runc|crun]\n"
     "       vexxy sandbox reap [--state-dir DIR]\n"
     "run a command or an image's Entrypoint+Cmd locked down under an OCI runtime (debugging).";
@@ -49,6 +55,10 @@ struct run_opts {
     bool no_userns, json;
     uint32_t uid_shift;
     const char *runtime, *state_dir, *cache_dir, *pid_file;
+    const char *test_script, *tester_rootfs;
+    int ports[MAX_ARGS];
+    size_t n_ports;
+    int64_t test_timeout_s;
 };
 
 static char *state_dir_default(void)
@@ -114,8 +124,22 @@ static bool owner_alive(const char *dir)
     return alive;
 }
 
+static json_t *test_script_json(const struct vx_test_script_result *tr)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "ran", json_boolean(tr->ran));
+    json_object_set_new(o, "exit_code", json_integer(tr->exit_code));
+    json_object_set_new(o, "signal", json_integer(tr->signal));
+    json_object_set_new(o, "timed_out", json_boolean(tr->timed_out));
+    json_object_set_new(o, "ran_ms", json_integer(tr->ran_ms));
+    json_object_set_new(o, "output", json_string(tr->output ? tr->output : ""));
+    return o;
+}
+
 static void print_exit_json(const struct vx_sandbox_exit *ex, const char *out, const char *err,
-                            const char *cg, const int64_t t[5])
+                            const char *cg, const int64_t t[5],
+                            const struct vx_test_script_result *tr)
 {
     json_t *o = json_object(), *e = json_object(), *tm = json_object();
     char *text;
@@ -140,13 +164,16 @@ static void print_exit_json(const struct vx_sandbox_exit *ex, const char *out, c
     json_object_set_new(tm, "stop", json_integer(t[3]));
     json_object_set_new(tm, "destroy", json_integer(t[4]));
     json_object_set_new(o, "timings_ms", tm);
+    if (tr)
+        json_object_set_new(o, "test_script", test_script_json(tr));
     text = vx_json_dump(o);
     printf("%s\n", text);
     free(text);
     json_decref(o);
 }
 
-static void print_exit_human(const struct vx_sandbox_exit *ex, const char *out, const char *err)
+static void print_exit_human(const struct vx_sandbox_exit *ex, const char *out, const char *err,
+                             const struct vx_test_script_result *tr)
 {
     printf("exited       %s\n", ex->exited ? "yes" : "no (stopped)");
     printf("exit code    %d\n", ex->exit_code);
@@ -159,6 +186,11 @@ static void print_exit_human(const struct vx_sandbox_exit *ex, const char *out, 
     printf("ran          %" PRId64 " ms\n", ex->ran_ms);
     printf("--- stdout\n%s", out);
     printf("--- stderr\n%s", err);
+    if (tr) {
+        printf("--- test script: exit %d%s, signal %d, %" PRId64 " ms\n%s", tr->exit_code,
+               tr->timed_out ? " (timed out)" : "", tr->signal, tr->ran_ms,
+               tr->output ? tr->output : "");
+    }
 }
 
 /* Waits for the container, stopping it on SIGINT/SIGTERM (blocked, polled). */
@@ -183,6 +215,59 @@ static int wait_or_signal(struct vx_sandbox *sb, struct vx_err **err)
     return 0;
 }
 
+/* The test script's text (at most 1 MiB); caller frees. */
+static char *read_script(const char *path, struct vx_err **err)
+{
+    struct vx_buf b = VX_BUF_INIT(1 << 20);
+    char chunk[8192];
+    FILE *f = fopen(path, "re");
+    size_t n;
+
+    if (!f) {
+        vx_err_set(err, VX_E_INVALID, errno, "test script '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (vx_buf_add(&b, chunk, n) < 0) {
+            vx_err_set(err, VX_E_INVALID, 0, "test script '%s': over 1 MiB", path);
+            fclose(f);
+            vx_buf_release(&b);
+            return NULL;
+        }
+    fclose(f);
+    return vx_buf_detach(&b, NULL);
+}
+
+/* The workload is up when one of its ports accepts a connection (the health check, TCP only,
+ * no crawl); without ports the script runs at once. */
+static void wait_ports(struct vx_sandbox *sb, const int *ports, size_t n_ports)
+{
+    struct vx_exercise_config ec = {.netns_fd = vx_sandbox_netns_fd(sb), .ports = ports,
+                                    .n_ports = n_ports, .health_timeout_ms = 30000,
+                                    .max_requests = 1, .budget_ms = 1};
+    struct vx_exercise_report rep = {0};
+    struct vx_err *err = NULL;
+
+    if (n_ports == 0)
+        return;
+    if (vx_exercise_run(&ec, &rep, &err) < 0) {
+        fprintf(stderr, "vexxy sandbox run: health check: %s\n", err->msg);
+        vx_err_free(&err);
+    } else if (!rep.health_ok) {
+        fprintf(stderr, "vexxy sandbox run: health check: %s\n",
+                rep.health_detail ? rep.health_detail : "failed");
+    }
+    vx_exercise_report_release(&rep);
+}
+
+static char *tester_rootfs_default(void)
+{
+    char *d = vx_cmd_default_data_dir(), *s = vx_xasprintf("%s/tester/current/rootfs", d);
+
+    free(d);
+    return s;
+}
+
 static int cmd_run(const char *target, struct run_opts *o)
 {
     struct vx_image_source src = {0};
@@ -200,7 +285,8 @@ static int cmd_run(const char *target, struct run_opts *o)
     const char *rootfs;
     uint8_t rnd[4];
     int64_t t[5] = {0}, t0;
-    char *out_text = NULL, *err_text = NULL, *cg = NULL;
+    char *out_text = NULL, *err_text = NULL, *cg = NULL, *script = NULL, *tester_own = NULL;
+    struct vx_test_script_result tr = {0};
     int rc = VX_EXIT_ERROR, w, w2;
     sigset_t set;
 
@@ -309,8 +395,27 @@ static int cmd_run(const char *target, struct run_opts *o)
             fclose(f);
         }
     }
-    if ((w = wait_or_signal(sb, &err)) < 0)
+    if (o->test_script) {
+        const int *ports = o->ports;
+        size_t n_ports = o->n_ports;
+
+        if (!(script = read_script(o->test_script, &err)))
+            goto fail;
+        if (!o->tester_rootfs)
+            o->tester_rootfs = tester_own = tester_rootfs_default();
+        if (n_ports == 0 && cfg.image) {
+            ports = cfg.image->exposed_ports;
+            n_ports = cfg.image->n_exposed_ports;
+        }
+        wait_ports(sb, ports, n_ports);
+        if (vx_sandbox_run_test_script(sb, o->tester_rootfs, script, ports, n_ports,
+                                       o->test_timeout_s * 1000, o->state_dir, job, &tr,
+                                       &err) < 0)
+            goto fail;
+        w = 0; /* the script is done: the workload has served its purpose */
+    } else if ((w = wait_or_signal(sb, &err)) < 0) {
         goto fail;
+    }
     t0 = vx_mono_ms();
     if (vx_sandbox_stop(sb, 1000, &ex, &err) < 0)
         goto fail;
@@ -325,11 +430,14 @@ static int cmd_run(const char *target, struct run_opts *o)
     if (w2 < 0)
         goto fail;
     if (o->json)
-        print_exit_json(&ex, out_text, err_text, cg, t);
+        print_exit_json(&ex, out_text, err_text, cg, t, o->test_script ? &tr : NULL);
     else
-        print_exit_human(&ex, out_text, err_text);
+        print_exit_human(&ex, out_text, err_text, o->test_script ? &tr : NULL);
     fflush(stdout);
-    rc = ex.exited && ex.exit_code == 0 && w == 0 ? VX_EXIT_OK : VX_EXIT_NEGATIVE;
+    if (o->test_script)
+        rc = tr.exit_code == 0 && !tr.timed_out ? VX_EXIT_OK : VX_EXIT_NEGATIVE;
+    else
+        rc = ex.exited && ex.exit_code == 0 && w == 0 ? VX_EXIT_OK : VX_EXIT_NEGATIVE;
     goto out;
 fail:
     fprintf(stderr, "vexxy sandbox run: %s\n", err ? err->msg : "failed");
@@ -356,6 +464,9 @@ out:
     free(out_text);
     free(err_text);
     free(cg);
+    free(script);
+    free(tester_own);
+    vx_test_script_result_release(&tr);
     return rc;
 }
 
@@ -432,10 +543,14 @@ int vx_cmd_sandbox(int argc, char **argv)
         {"cache-dir", required_argument, NULL, 'k'},
         {"pid-file", required_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'},
+        {"test-script", required_argument, NULL, 'T'},
+        {"tester-rootfs", required_argument, NULL, 'R'},
+        {"port", required_argument, NULL, 'o'},
+        {"test-timeout", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct run_opts o = {.uid_shift = DEFAULT_UID_SHIFT, .timeout_s = 300};
+    struct run_opts o = {.uid_shift = DEFAULT_UID_SHIFT, .timeout_s = 300, .test_timeout_s = 60};
     const char *verb;
     int64_t v;
     int c;
@@ -511,6 +626,25 @@ int vx_cmd_sandbox(int argc, char **argv)
             break;
         case 'j':
             o.json = true;
+            break;
+        case 'T':
+            o.test_script = optarg;
+            break;
+        case 'R':
+            o.tester_rootfs = optarg;
+            break;
+        case 'o':
+            if (o.n_ports >= MAX_ARGS) {
+                fprintf(stderr, "vexxy sandbox: at most %d --port\n", MAX_ARGS);
+                return VX_EXIT_ERROR;
+            }
+            if (parse_i64_opt("--port", optarg, 1, 65535, &v) < 0)
+                return VX_EXIT_ERROR;
+            o.ports[o.n_ports++] = (int)v;
+            break;
+        case 'O':
+            if (parse_i64_opt("--test-timeout", optarg, 1, 86400, &o.test_timeout_s) < 0)
+                return VX_EXIT_ERROR;
             break;
         default:
             fprintf(stderr, "vexxy sandbox: unknown or incomplete option '%s'\n%s\n",
