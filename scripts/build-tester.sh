@@ -108,8 +108,11 @@ chown -hR "$uid_shift:$uid_shift" "$root"
 echo "$versions" >"$tmp/packages.txt"
 chmod 755 "$tmp" "$dest"
 
-rm -rf "$out"
-mv -T "$tmp" "$out"
+# a concurrent build of the same hash may have won the race: its result is as good
+if ! mv -T "$tmp" "$out" 2>/dev/null; then
+    [ -f "$out/packages.txt" ] || { rm -rf "$out"; mv -T "$tmp" "$out"; }
+fi
+rm -rf "$tmp"
 trap - EXIT
 ln -sfn "$hash" "$dest/current.tmp" && mv -T "$dest/current.tmp" "$dest/current"
 echo "build-tester: built $out in $(( ($(date +%s%N) - t0) / 1000000 )) ms" \

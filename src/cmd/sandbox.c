@@ -238,12 +238,13 @@ static char *read_script(const char *path, struct vx_err **err)
     return vx_buf_detach(&b, NULL);
 }
 
-/* The workload is up when one of its ports accepts a connection (the health check, TCP only,
- * no crawl); without ports the script runs at once. */
+/* The workload is up when its first port accepts a connection (the health check, TCP only,
+ * no crawl: it waits for every port given, and a workload need not serve them all); without
+ * ports the script runs at once. */
 static void wait_ports(struct vx_sandbox *sb, const int *ports, size_t n_ports)
 {
     struct vx_exercise_config ec = {.netns_fd = vx_sandbox_netns_fd(sb), .ports = ports,
-                                    .n_ports = n_ports, .health_timeout_ms = 30000,
+                                    .n_ports = 1, .health_timeout_ms = 30000,
                                     .max_requests = 1, .budget_ms = 1};
     struct vx_exercise_report rep = {0};
     struct vx_err *err = NULL;
