@@ -243,9 +243,12 @@ static char *read_script(const char *path, struct vx_err **err)
  * ports the script runs at once. */
 static void wait_ports(struct vx_sandbox *sb, const int *ports, size_t n_ports)
 {
-    struct vx_exercise_config ec = {.netns_fd = vx_sandbox_netns_fd(sb), .ports = ports,
-                                    .n_ports = 1, .health_timeout_ms = 30000,
-                                    .max_requests = 1, .budget_ms = 1};
+    struct vx_exercise_config ec = {.netns_fd = vx_sandbox_netns_fd(sb),
+                                    .ports = ports,
+                                    .n_ports = 1,
+                                    .health_timeout_ms = 30000,
+                                    .max_requests = 1,
+                                    .budget_ms = 1};
     struct vx_exercise_report rep = {0};
     struct vx_err *err = NULL;
 
@@ -410,8 +413,7 @@ static int cmd_run(const char *target, struct run_opts *o)
         }
         wait_ports(sb, ports, n_ports);
         if (vx_sandbox_run_test_script(sb, o->tester_rootfs, script, ports, n_ports,
-                                       o->test_timeout_s * 1000, o->state_dir, job, &tr,
-                                       &err) < 0)
+                                       o->test_timeout_s * 1000, o->state_dir, job, &tr, &err) < 0)
             goto fail;
         w = 0; /* the script is done: the workload has served its purpose */
     } else if ((w = wait_or_signal(sb, &err)) < 0) {

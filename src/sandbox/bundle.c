@@ -240,8 +240,7 @@ static json_t *mounts_json(const struct vx_sandbox_config *cfg, bool shared_net,
         MOUNT("/sys", "tmpfs", "tmpfs", "nosuid", "noexec", "nodev", "ro", "size=4k");
     } else {
         MOUNT("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro");
-        MOUNT("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime",
-              "ro");
+        MOUNT("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime", "ro");
     }
     /* tmpfs pages are charged to the container's memory cgroup: bounded by its limit */
     MOUNT("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777");

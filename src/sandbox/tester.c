@@ -25,7 +25,7 @@
 #include "common/alloc.h" /* vx_xasprintf */
 #include "common/buf.h"   /* TARGET_PORTS */
 #include "common/err.h"
-#include "common/fs.h"   /* vx_fs_remove_tree */
+#include "common/fs.h" /* vx_fs_remove_tree */
 #include "common/log.h"
 #include "image/image.h" /* struct vx_image_config (an empty one: the command is ours) */
 
