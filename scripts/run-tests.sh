@@ -106,6 +106,7 @@ phase_asan() {
     # -Werror stays in the normal build: -O1 with sanitizers makes gcc emit extra
     # maybe-uninitialized noise that says nothing about the code.
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+        LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         build_and_test asan "$asan_dir" -DCMAKE_BUILD_TYPE=Asan
 }
