@@ -75,6 +75,10 @@ static void child_run(char *const *argv, int ready_w, int go_r, int err_w, const
         goto fail;
     if (read(go_r, &c, 1) != 1) /* the parent gave up: do not run untraced */
         _exit(127);
+    if ((e = vx_trace_ptrace_child_arm()) < 0) { /* ptrace backend: its seccomp filter */
+        errno = -e;
+        goto fail;
+    }
     execvp(argv[0], argv);
 fail:
     e = errno;

@@ -35,6 +35,7 @@
 /* Every backend, in the order "auto" uses them (and the profile lists them). */
 static const struct vx_trace_backend *const backends[] = {
     &vx_trace_fanotify,
+    &vx_trace_ptrace,
 };
 #define N_BACKENDS VX_ARRAY_SIZE(backends)
 #define MAX_ACTIVE 8
@@ -169,7 +170,10 @@ static int select_backends(const struct vx_trace_engine *e, const char *spec, in
     *is_explicit = false;
     if (!spec || !*spec || !strcmp(spec, "auto")) {
         for (size_t i = 0; i < N_BACKENDS; i++)
-            if (e->slot[i].ok && backends[i]->in_auto)
+            if (e->slot[i].ok && backends[i]->in_auto && !backends[i]->last_resort)
+                idx[(*n)++] = (int)i;
+        for (size_t i = 0; i < N_BACKENDS && *n == 0; i++)
+            if (e->slot[i].ok && backends[i]->in_auto && backends[i]->last_resort)
                 idx[(*n)++] = (int)i;
         if (*n == 0) {
             const char *why = N_BACKENDS ? e->slot[0].why : "none built";

@@ -34,6 +34,7 @@ struct vx_err;
 struct vx_trace_backend {
     const char *name; /* "fanotify", "ebpf", "ptrace", "uprobe": what --tracer names */
     bool in_auto;     /* part of "auto" when probe() succeeds */
+    bool last_resort; /* ...and only when no other backend of "auto" probed OK (ptrace) */
     /* Is it usable on this host? 0, or -code with *err saying why (recorded by the engine
      * and shown by vx_trace_engine_why()). May set *shared to state kept for the engine's
      * life (NULL if none). */
@@ -52,6 +53,12 @@ struct vx_trace_backend {
 };
 
 extern const struct vx_trace_backend vx_trace_fanotify;
+extern const struct vx_trace_backend vx_trace_ptrace;
+
+/* In the child vx_trace_command forked, after the go and before its exec: when the ptrace
+ * backend's helper (a child of our parent) traces us, installs its seccomp filter. 1 armed,
+ * 0 not traced by it, -errno on failure. Async-signal-safe (no malloc). */
+int vx_trace_ptrace_child_arm(void);
 
 /* Shared state probe() of backend 'name' left in the engine, or NULL. */
 void *vx_trace_engine_shared(const struct vx_trace_engine *e, const char *name);
