@@ -1,0 +1,267 @@
+#!/usr/bin/python3
+"""test_trace_ptrace.py explicit|fallback|overhead -- `vexxy trace` with the ptrace backend
+(seccomp-bpf filter + PTRACE_O_TRACESECCOMP).
+
+explicit: `--tracer ptrace` on the probe workload (tests/trace/probe.c): the opened file, the
+          exec'd binary, the ELF interpreter (exec + interp), DT_NEEDED libraries mapped
+          executable, the `#!` script and its interpreter, the dlopen'd library (open +
+          mmap-exec), an mmap(PROT_EXEC) of a file, the static variant, the process tree with
+          argv and exit codes, the stopped syscalls, exit status passthrough, timeout.
+fallback: the same cases with vexxy run under nofanbpf (fanotify_init(2) and bpf(2) fail with
+          EPERM) and `--tracer auto`: the profile's backends are ["ptrace"] and every probe event
+          is there; `--tracer fanotify` is refused.
+overhead: wall time of a shell loop (fork + exec of /bin/true) untraced, under ptrace and
+          under fanotify, median of 5 interleaved rounds; printed, never asserted.
+
+Environment (tests/trace/CMakeLists.txt): VEXXY_BIN, VX_PROBE, VX_PROBE_STATIC, VX_PROBE_LIB,
+VX_PROBE_DLLIB, VX_NOFANBPF. Needs root; exits 77 (skip) otherwise. Standard library only.
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+VEXXY = os.environ.get("VEXXY_BIN", "")
+PROBE = os.environ.get("VX_PROBE", "")
+PROBE_STATIC = os.environ.get("VX_PROBE_STATIC", "")
+PROBE_LIB = os.environ.get("VX_PROBE_LIB", "")
+PROBE_DLLIB = os.environ.get("VX_PROBE_DLLIB", "")
+NOFANBPF = os.environ.get("VX_NOFANBPF", "")
+LDSO = "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+FILTERED = {"open", "openat", "openat2", "creat", "execve", "execveat", "clone", "clone3",
+            "fork", "vfork", "mmap"}
+
+
+def trace(args, prefix=(), tracer_args=(), timeout=60):
+    """Runs `[prefix] vexxy trace --json -o FILE [tracer_args] -- args`: (rc, profile, stderr)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        cmd = [*prefix, VEXXY, "trace", "--json", "-o", out.name, *tracer_args, "--", *args]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                           text=True)
+        with open(out.name, encoding="utf-8") as f:
+            text = f.read()
+        return p.returncode, json.loads(text) if text.strip() else None, p.stderr
+
+
+def files(prof):
+    return {f["path"]: f for f in prof["files"]}
+
+
+class Base:
+    """The probe cases; subclasses say how vexxy is run and which tracer is asked for."""
+
+    PREFIX = ()
+    TRACER = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="vx-trace-pt-")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run_probe(self, *args, probe=None, rc=0):
+        got, prof, err = trace([probe or PROBE, *args], self.PREFIX, self.TRACER)
+        self.assertIsNotNone(prof, err)
+        self.assertEqual(got, rc, err)
+        self.assertEqual([b["name"] for b in prof["backends"]], ["ptrace"], prof["backends"])
+        self.assertTrue(prof["backends"][0]["ran"])
+        self.assertEqual(prof["backends"][0]["lost"], 0)
+        self.assertTrue(prof["complete"], prof["backends"])
+        self.assertLessEqual(set(prof["syscalls"]), FILTERED)
+        return prof
+
+    def assert_how(self, prof, path, *hows):
+        fs = files(prof)
+        self.assertIn(path, fs, sorted(fs))
+        for h in hows:
+            self.assertIn(h, fs[path]["how"], fs[path])
+        return fs[path]
+
+    def assert_dynamic_start(self, prof):
+        probe = self.assert_how(prof, os.path.realpath(PROBE), "exec")
+        self.assertEqual(os.stat(PROBE).st_ino, probe["ino"])
+        self.assert_how(prof, LDSO, "interp", "exec")
+        self.assert_how(prof, "/usr/lib/x86_64-linux-gnu/libc.so.6", "open", "mmap-exec", "needed")
+        self.assert_how(prof, os.path.realpath(PROBE_LIB), "open", "mmap-exec", "needed")
+        self.assertIn("execve", prof["syscalls"])
+        self.assertIn("openat", prof["syscalls"])
+        self.assertIn("mmap", prof["syscalls"])
+
+    def main_proc(self, prof, argv0=None):
+        main = [p for p in prof["processes"] if p["argv"][:1] == [argv0 or PROBE]]
+        self.assertEqual(len(main), 1, prof["processes"])
+        return main[0]
+
+    def test_open(self):
+        path = os.path.join(self.tmp, "opened.txt")
+        with open(path, "w") as f:
+            f.write("x")
+        prof = self.run_probe("open", path)
+        f = self.assert_how(prof, path, "open")
+        self.assertNotIn("exec", f["how"])
+        self.assertEqual(f["ino"], os.stat(path).st_ino)
+        self.assertEqual(f["dev"], os.stat(path).st_dev)
+        self.assertNotIn(os.path.join(self.tmp, "never-opened"), files(prof))
+        self.assert_dynamic_start(prof)
+        main = self.main_proc(prof)
+        self.assertEqual(main["exit_code"], 0)
+        self.assertEqual(main["exe"], os.path.realpath(PROBE))
+
+    def test_failed_open_not_recorded(self):
+        path = os.path.join(self.tmp, "does-not-exist")
+        prof = self.run_probe("open", path, rc=1)
+        self.assertNotIn(path, files(prof))
+
+    def test_exec(self):
+        prof = self.run_probe("exec", "/bin/true")
+        self.assert_how(prof, os.path.realpath("/bin/true"), "exec")
+        self.assert_dynamic_start(prof)
+        main = self.main_proc(prof)
+        self.assertEqual(main["exe"], os.path.realpath("/bin/true"))
+
+    def test_script(self):
+        prof = self.run_probe("script", self.tmp)
+        script = os.path.join(self.tmp, "probe-script.sh")
+        self.assertFalse(os.path.exists(script))
+        self.assert_how(prof, script, "exec")
+        sh = self.assert_how(prof, os.path.realpath("/bin/sh"), "exec", "interp")
+        self.assertGreater(sh["ino"], 0)
+        main = self.main_proc(prof)
+        kids = [p for p in prof["processes"] if p["ppid"] == main["pid"]]
+        self.assertEqual(len(kids), 1, prof["processes"])
+        self.assertEqual(kids[0]["argv"], ["/bin/sh", script])
+        self.assertEqual(kids[0]["exit_code"], 0)
+        self.assertIn("clone", prof["syscalls"])
+
+    def test_dlopen(self):
+        prof = self.run_probe("dlopen", PROBE_DLLIB)
+        f = self.assert_how(prof, os.path.realpath(PROBE_DLLIB), "open", "mmap-exec")
+        self.assertNotIn("needed", f["how"])
+        self.assert_dynamic_start(prof)
+
+    def test_mmapx(self):
+        lib = "/usr/lib/x86_64-linux-gnu/libz.so.1"
+        if not os.path.exists(lib):
+            self.skipTest("no libz here")
+        prof = self.run_probe("mmapx", lib)
+        self.assert_how(prof, os.path.realpath(lib), "open", "mmap-exec")
+
+    def test_connect(self):
+        prof = self.run_probe("connect", "127.0.0.1", "9")
+        self.assert_dynamic_start(prof)
+        self.assertEqual(prof["network"], [])  # sockets are not stopped on
+
+    def test_static(self):
+        if not PROBE_STATIC:
+            self.skipTest("no static glibc: probe-static not built")
+        path = os.path.join(self.tmp, "static-opened.txt")
+        with open(path, "w") as f:
+            f.write("x")
+        prof = self.run_probe("open", path, probe=PROBE_STATIC)
+        self.assert_how(prof, os.path.realpath(PROBE_STATIC), "exec")
+        self.assert_how(prof, path, "open")
+        self.assertNotIn(LDSO, files(prof))
+        for f in prof["files"]:
+            self.assertNotIn("interp", f["how"], f)
+
+    def test_exit_status(self):
+        prof = self.run_probe("exec", "/bin/false", rc=1)
+        self.assert_how(prof, os.path.realpath("/bin/false"), "exec")
+        self.assertEqual(self.main_proc(prof)["exit_code"], 1)
+        rc, _, err = trace(["/nonexistent/vx-no-such-cmd"], self.PREFIX, self.TRACER)
+        self.assertEqual(rc, 127, err)
+        self.assertIn("cannot run", err)
+
+    def test_timeout(self):
+        t0 = time.monotonic()
+        rc, prof, err = trace([PROBE, "exec", "/bin/sleep", "30"], self.PREFIX,
+                              (*self.TRACER, "--timeout", "1"))
+        self.assertLess(time.monotonic() - t0, 15)
+        self.assertEqual(rc, 128 + 9, err)
+        self.assert_how(prof, os.path.realpath("/bin/sleep"), "exec")
+        self.assertEqual(prof["backends"][0]["name"], "ptrace")
+
+
+class ExplicitTests(Base, unittest.TestCase):
+    TRACER = ("--tracer", "ptrace")
+
+
+class FallbackTests(Base, unittest.TestCase):
+    TRACER = ("--tracer", "auto")
+
+    @classmethod
+    def setUpClass(cls):
+        if not NOFANBPF:
+            raise unittest.SkipTest("VX_NOFANBPF not set")
+        cls.PREFIX = (NOFANBPF,)
+        super().setUpClass()
+
+    def test_probe_says_why(self):
+        p = subprocess.run([NOFANBPF, VEXXY, "trace", "--list-tracers"], stdout=subprocess.PIPE,
+                           text=True, check=True)
+        lines = dict(line.split(None, 1) for line in p.stdout.splitlines() if line.strip())
+        self.assertIn("fanotify_init", lines["fanotify"])
+        self.assertEqual(lines["ptrace"].strip(), "ok")
+        self.assertNotIn("fanotify", lines["available:"])
+        rc, _, err = trace([PROBE, "open", "/etc/hostname"], self.PREFIX, ("--tracer", "fanotify"))
+        self.assertEqual(rc, 125, err)
+        self.assertIn("not available", err)
+
+
+def overhead():
+    """Shell loop: untraced vs ptrace vs fanotify, median of 5 interleaved rounds."""
+    loop = ["/bin/sh", "-c", "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done"]
+    modes = {"untraced": None, "ptrace": "ptrace", "fanotify": "fanotify"}
+    samples = {m: [] for m in modes}
+    for _ in range(5):
+        for mode, tracer in modes.items():
+            t0 = time.monotonic()
+            if tracer:
+                rc, prof, err = trace(loop, tracer_args=("--tracer", tracer), timeout=120)
+                if rc != 0 or not prof["complete"]:
+                    print(f"{mode}: rc {rc}: {err}")
+                    return 1
+            else:
+                subprocess.run(loop, check=True)
+            samples[mode].append(time.monotonic() - t0)
+    base = statistics.median(samples["untraced"])
+    for mode in modes:
+        med = statistics.median(samples[mode])
+        print(f"overhead {mode:9s} median {med * 1000:7.1f} ms  ratio {med / base:5.2f}x  "
+              f"(300 x fork+exec /bin/true)")
+    return 0
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skip: needs root")
+        return 77
+    if not VEXXY or not PROBE:
+        print("skip: VEXXY_BIN / VX_PROBE not set")
+        return 77
+    p = subprocess.run([VEXXY, "trace", "--list-tracers"], stdout=subprocess.PIPE, text=True)
+    if not any(line.split()[:2] == ["ptrace", "ok"] for line in p.stdout.splitlines()):
+        print("skip: ptrace not available here:\n" + p.stdout)
+        return 77
+    group = sys.argv[1] if len(sys.argv) > 1 else "explicit"
+    if group == "overhead":
+        return overhead()
+    cls = {"explicit": ExplicitTests, "fallback": FallbackTests}[group]
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(cls)
+    res = unittest.TextTestRunner(verbosity=2).run(suite)
+    if not res.wasSuccessful():
+        return 1
+    if res.testsRun and len(res.skipped) == res.testsRun:
+        return 77
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
