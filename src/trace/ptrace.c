@@ -73,12 +73,12 @@
 #include "common/err.h"   /* vx_err_*() */
 #include "trace/trace_int.h"
 
-#define PT_PATH_MAX   4096
-#define PT_ARGV_MAX   8192 /* bytes of /proc/PID/cmdline kept */
-#define PT_MSG_MAX    (sizeof(struct pt_rec) + PT_PATH_MAX * 2 + PT_ARGV_MAX)
-#define PT_PROCS_CAP  (1u << 16) /* live processes tracked at once (open addressing) */
-#define PT_READY_MS   10000
-#define PT_DRAIN_MS   10000 /* a helper that does not finish after stop is killed */
+#define PT_PATH_MAX  4096
+#define PT_ARGV_MAX  8192 /* bytes of /proc/PID/cmdline kept */
+#define PT_MSG_MAX   (sizeof(struct pt_rec) + PT_PATH_MAX * 2 + PT_ARGV_MAX)
+#define PT_PROCS_CAP (1u << 16) /* live processes tracked at once (open addressing) */
+#define PT_READY_MS  10000
+#define PT_DRAIN_MS  10000 /* a helper that does not finish after stop is killed */
 
 /* Syscall kinds, in SECCOMP_RET_DATA of the filter's verdict. */
 enum pt_kind {
@@ -98,8 +98,8 @@ enum pt_kind {
 };
 
 static const char *const kind_name[K_COUNT] = {
-    "",      "open",  "openat", "openat2", "creat", "execve",
-    "execveat", "clone", "clone3", "fork", "vfork", "mmap",
+    "",         "open",  "openat", "openat2", "creat", "execve",
+    "execveat", "clone", "clone3", "fork",    "vfork", "mmap",
 };
 
 enum pt_type { R_READY = 1, R_FILE, R_PROC, R_EXIT, R_LOST, R_SYSCALL };
@@ -131,7 +131,6 @@ struct pt_state {
     bool thread_started;
     pthread_t thread;
     struct pt_helper h;
-    void *stack;
 };
 
 /* ---- the seccomp filter (installed by the traced child) --------------------------------- */
@@ -144,22 +143,22 @@ struct pt_nr {
 /* x86_64 numbers; x32 calls have bit 30 set (masked off before the compare) and their own
  * execve/execveat (520, 545). */
 static const struct pt_nr nr_x64[] = {
-    {2, K_OPEN},     {257, K_OPENAT},   {437, K_OPENAT2}, {85, K_CREAT},
-    {59, K_EXECVE},  {322, K_EXECVEAT}, {520, K_EXECVE},  {545, K_EXECVEAT},
-    {56, K_CLONE},   {435, K_CLONE3},   {57, K_FORK},     {58, K_VFORK},
+    {2, K_OPEN},    {257, K_OPENAT},   {437, K_OPENAT2}, {85, K_CREAT},
+    {59, K_EXECVE}, {322, K_EXECVEAT}, {520, K_EXECVE},  {545, K_EXECVEAT},
+    {56, K_CLONE},  {435, K_CLONE3},   {57, K_FORK},     {58, K_VFORK},
 };
 static const struct pt_nr nr_i386[] = {
-    {5, K_OPEN},    {295, K_OPENAT},   {437, K_OPENAT2}, {8, K_CREAT},  {11, K_EXECVE},
-    {358, K_EXECVEAT}, {120, K_CLONE}, {435, K_CLONE3},  {2, K_FORK},   {190, K_VFORK},
+    {5, K_OPEN},       {295, K_OPENAT}, {437, K_OPENAT2}, {8, K_CREAT}, {11, K_EXECVE},
+    {358, K_EXECVEAT}, {120, K_CLONE},  {435, K_CLONE3},  {2, K_FORK},  {190, K_VFORK},
 };
 #define NR_X64_MMAP   9
 #define NR_I386_MMAP2 192
 #define X32_BIT       0x40000000u
 
-#define STMT(c, k)          ((struct sock_filter)BPF_STMT((c), (k)))
-#define JUMP(c, k, t, f)    ((struct sock_filter)BPF_JUMP((c), (k), (t), (f)))
-#define ARG_LO(i)           (offsetof(struct seccomp_data, args) + (i)*8) /* little endian */
-#define FILTER_MAX          96
+#define STMT(c, k)       ((struct sock_filter)BPF_STMT((c), (k)))
+#define JUMP(c, k, t, f) ((struct sock_filter)BPF_JUMP((c), (k), (t), (f)))
+#define ARG_LO(i)        (offsetof(struct seccomp_data, args) + (i)*8) /* little endian */
+#define FILTER_MAX       96
 
 /* One arch's block: load nr, one compare+return per syscall, mmap with PROT_EXEC, allow. */
 static size_t filter_block(struct sock_filter *f, const struct pt_nr *tab, size_t n, bool x32,
@@ -627,9 +626,8 @@ static void on_fork(struct pt_helper *h, pid_t tid, int event)
 }
 
 /* The helper's life: seize, report, trace until no tracee is left. Never returns. */
-static int helper_main(void *arg)
+static __attribute__((noreturn)) void helper_main(struct pt_helper *h)
 {
-    struct pt_helper *h = arg;
     long opts = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
                 PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD |
                 PTRACE_O_EXITKILL;
@@ -794,8 +792,8 @@ static ssize_t recv_one(int sock, char *buf, size_t len, int *fd, int flags)
         struct cmsghdr align;
     } cm;
     struct iovec iov = {.iov_base = buf, .iov_len = len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-                        .msg_controllen = sizeof(cm.buf)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
     ssize_t n;
 
     *fd = -1;
@@ -865,7 +863,6 @@ static int pt_attach(struct vx_tracer *t, int bi, const struct vx_trace_target *
 {
     struct pt_state *s = NULL;
     int sv[2] = {-1, -1}, rc = 0, fd;
-    const size_t stack_len = 256 * 1024;
     char buf[sizeof(struct pt_rec) + 64];
     ssize_t n;
 
@@ -893,20 +890,15 @@ static int pt_attach(struct vx_tracer *t, int bi, const struct vx_trace_target *
     s->h.n_procs = PT_PROCS_CAP;
     s->h.procs = vx_xcalloc(PT_PROCS_CAP, sizeof(*s->h.procs));
     s->h.msg = vx_xmalloc(PT_MSG_MAX);
-    s->stack = mmap(NULL, stack_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-                    -1, 0);
-    if (s->stack == MAP_FAILED) {
-        s->stack = NULL;
-        close(sv[1]);
-        return vx_err_set(err, VX_E_INTERNAL, errno, "helper stack: %s", strerror(errno));
-    }
     if (pipe2(s->stop_pipe, O_CLOEXEC) < 0) {
         close(sv[1]);
         return vx_err_set(err, VX_E_INTERNAL, errno, "pipe: %s", strerror(errno));
     }
-    /* No exit signal: invisible to waitpid(-1) without __WCLONE (vx_trace_command's). Not
-     * CLONE_VM: the helper has its own copy of everything, tables included. */
-    s->helper = clone(helper_main, (char *)s->stack + stack_len, 0, &s->h);
+    /* Like fork(2) (a copy of everything, tables included, on a copy of this stack) but with
+     * no exit signal: invisible to a waitpid(-1) without __WCLONE (vx_trace_command's). */
+    s->helper = (pid_t)syscall(SYS_clone, 0ul, NULL, NULL, NULL, 0ul);
+    if (s->helper == 0)
+        helper_main(&s->h);
     fd = sv[1];
     close(fd); /* the helper has its own copy */
     s->h.sock = -1;
@@ -976,8 +968,6 @@ static void pt_release(void *state)
         close(s->stop_pipe[0]);
     if (s->stop_pipe[1] >= 0)
         close(s->stop_pipe[1]);
-    if (s->stack)
-        munmap(s->stack, 256 * 1024);
     free(s->h.procs);
     free(s->h.msg);
     free(s);
