@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""test_trace_ptrace.py explicit|fallback|overhead -- `vexxy trace` with the ptrace backend
+"""test_trace_ptrace.py explicit|fallback|image|overhead -- `vexxy trace` with the ptrace backend
 (seccomp-bpf filter + PTRACE_O_TRACESECCOMP).
 
 explicit: `--tracer ptrace` on the probe workload (tests/trace/probe.c): the opened file, the
@@ -10,11 +10,12 @@ explicit: `--tracer ptrace` on the probe workload (tests/trace/probe.c): the ope
 fallback: the same cases with vexxy run under nofanbpf (fanotify_init(2) and bpf(2) fail with
           EPERM) and `--tracer auto`: the profile's backends are ["ptrace"] and every probe event
           is there; `--tracer fanotify` is refused.
+image:    the `tiny` fixture image, chroot'ed busybox: in-image canonical paths.
 overhead: wall time of a shell loop (fork + exec of /bin/true) untraced, under ptrace and
           under fanotify, median of 5 interleaved rounds; printed, never asserted.
 
 Environment (tests/trace/CMakeLists.txt): VEXXY_BIN, VX_PROBE, VX_PROBE_STATIC, VX_PROBE_LIB,
-VX_PROBE_DLLIB, VX_NOFANBPF. Needs root; exits 77 (skip) otherwise. Standard library only.
+VX_PROBE_DLLIB, VX_NOFANBPF, and for image VEXXY_FIXTURE_ENV. Needs root; exits 77 (skip) otherwise. Standard library only.
 """
 import json
 import os
@@ -215,6 +216,52 @@ class FallbackTests(Base, unittest.TestCase):
         self.assertIn("not available", err)
 
 
+class ImageTests(unittest.TestCase):
+    """The `tiny` fixture image unpacked, `chroot ROOTFS /bin/busybox ...` under --tracer
+    ptrace: exec names resolved through the process's root, in-image canonical paths."""
+
+    @classmethod
+    def setUpClass(cls):
+        env_file = os.environ.get("VEXXY_FIXTURE_ENV", "")
+        if not env_file or not os.path.exists(env_file):
+            raise unittest.SkipTest("no fixture images (VEXXY_FIXTURE_ENV)")
+        with open(env_file, encoding="utf-8") as f:
+            fx = dict(line.strip().split("=", 1) for line in f if "=" in line)
+        cls.tmp = tempfile.mkdtemp(prefix="vx-trace-pt-img-")
+        cls.rootfs = os.path.join(cls.tmp, "rootfs")
+        p = subprocess.run([VEXXY, "image", "unpack", "oci:" + fx["VEXXY_FIXTURE_TINY"],
+                            "--dest", cls.rootfs, "--cache-dir", os.path.join(cls.tmp, "cache")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        if p.returncode != 0:
+            raise RuntimeError("unpack failed: " + p.stdout)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_chroot_busybox(self):
+        root = self.rootfs
+        rc, prof, err = trace(["chroot", root, "/bin/busybox", "sh", "-c",
+                               "busybox cat /etc/os-release >/dev/null; /bin/sh -c true"],
+                              tracer_args=("--tracer", "ptrace"))
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(prof["complete"], prof["backends"])
+        fs = files(prof)
+        for path in fs:
+            self.assertFalse(path.startswith(root), f"host path leaked: {path}")
+        self.assertIn("exec", fs["/bin/busybox"]["how"])
+        self.assertEqual(fs["/bin/busybox"]["ino"], os.stat(root + "/bin/busybox").st_ino)
+        self.assertIn("/usr/lib/os-release", fs, sorted(fs))  # /etc/os-release is a link
+        self.assertIn("exec", fs["/bin/dash"]["how"])
+        libc = [p for p in fs if p.endswith("/libc.so.6") and "mmap-exec" in fs[p]["how"]]
+        self.assertTrue(libc, sorted(fs))
+        # process exes are host paths for a plain command (the engine resolves them against
+        # the target's root "/", not the process's own)
+        bb = [p for p in prof["processes"] if (p["exe"] or "").endswith("/bin/busybox")]
+        self.assertTrue(bb, prof["processes"])
+        self.assertEqual(bb[0]["argv"], ["busybox", "cat", "/etc/os-release"])
+
+
 def overhead():
     """Shell loop: untraced vs ptrace vs fanotify, median of 5 interleaved rounds."""
     loop = ["/bin/sh", "-c", "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done"]
@@ -253,7 +300,7 @@ def main():
     group = sys.argv[1] if len(sys.argv) > 1 else "explicit"
     if group == "overhead":
         return overhead()
-    cls = {"explicit": ExplicitTests, "fallback": FallbackTests}[group]
+    cls = {"explicit": ExplicitTests, "fallback": FallbackTests, "image": ImageTests}[group]
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(cls)
     res = unittest.TextTestRunner(verbosity=2).run(suite)
     if not res.wasSuccessful():
