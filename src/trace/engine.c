@@ -35,6 +35,7 @@
 /* Every backend, in the order "auto" uses them (and the profile lists them). */
 static const struct vx_trace_backend *const backends[] = {
     &vx_trace_fanotify,
+    &vx_trace_ebpf,
     &vx_trace_ptrace,
 };
 #define N_BACKENDS VX_ARRAY_SIZE(backends)
@@ -337,6 +338,11 @@ fail:
 int64_t vx_tracer_now_ms(const struct vx_tracer *t)
 {
     return vx_mono_ms() - t->start_mono;
+}
+
+struct vx_trace_engine *vx_tracer_engine(const struct vx_tracer *t)
+{
+    return t->e;
 }
 
 pid_t vx_tracer_self(const struct vx_tracer *t)

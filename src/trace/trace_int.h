@@ -53,6 +53,7 @@ struct vx_trace_backend {
 };
 
 extern const struct vx_trace_backend vx_trace_fanotify;
+extern const struct vx_trace_backend vx_trace_ebpf;
 extern const struct vx_trace_backend vx_trace_ptrace;
 
 /* In the child vx_trace_command forked, after the go and before its exec: when the ptrace
@@ -89,6 +90,8 @@ void vx_trace_note_symbol(struct vx_tracer *t, int bi, size_t i, int64_t count, 
 int64_t vx_tracer_now_ms(const struct vx_tracer *t);
 /* The tracer's own pid's events are never the target's (the tracer reads files too). */
 pid_t vx_tracer_self(const struct vx_tracer *t);
+/* The engine the tracer was attached from (for vx_trace_engine_shared() in attach()). */
+struct vx_trace_engine *vx_tracer_engine(const struct vx_tracer *t);
 
 /* ---- profile building (profile.c) --------------------------------------------------------- */
 

@@ -33,7 +33,10 @@ LDSO = "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 
 
 def trace(args, env=None, timeout=60, tracer_args=()):
-    """Runs `vexxy trace --json -o FILE [tracer_args] -- args`; returns (rc, profile, stderr)."""
+    """Runs `vexxy trace --json -o FILE [tracer_args] -- args`; returns (rc, profile, stderr).
+    Without a --tracer in tracer_args, `--tracer fanotify` (auto adds ebpf where it loads)."""
+    if "--tracer" not in tracer_args:
+        tracer_args = ("--tracer", "fanotify", *tracer_args)
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         e = dict(os.environ)
         e.update(env or {})
