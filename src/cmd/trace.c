@@ -12,15 +12,18 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "common/err.h"  /* vx_err_*() */
-#include "common/util.h" /* vx_parse_i64() */
+#include "common/alloc.h" /* vx_xstrdup() for --symbol */
+#include "common/err.h"   /* vx_err_*() */
+#include "common/util.h"  /* vx_parse_i64() */
 #include "trace/trace.h"
 
 #define VX_TRACE_EXIT_FAILED   125
 #define VX_TRACE_EXIT_NOTFOUND 127
+#define VX_TRACE_MAX_SYMBOLS   256
 
 static const char usage[] =
-    "usage: vexxy trace [--json] [--tracer LIST] [--timeout SECONDS] [-o FILE] -- CMD [ARG...]\n"
+    "usage: vexxy trace [--json] [--tracer LIST] [--timeout SECONDS] [--symbol PATH:NAME]...\n"
+    "                   [-o FILE] -- CMD [ARG...]\n"
     "Runs CMD traced from its first instruction until it and its descendants exit, then\n"
     "prints the execution profile (files opened/executed with canonical paths, how,\n"
     "interpreters and DT_NEEDED labels; what each backend lost).\n"
@@ -29,6 +32,8 @@ static const char usage[] =
     "  --timeout SECONDS kill the command's process group after SECONDS (default: none)\n"
     "  --access          also record reads (FAN_ACCESS), not only opens and execs\n"
     "  --queue-size N    bounded kernel event queue (tests: force overflow); 0 = unlimited\n"
+    "  --symbol PATH:NAME count calls of function NAME of the ELF file PATH (uprobe backend;\n"
+    "                    repeatable, up to 256); PATH is split at the last ':'\n"
     "  -o, --output FILE write the profile to FILE instead of stdout\n"
     "  --list-tracers    print the backends that work on this host, and why others do not\n"
     "Exit status: the command's; 125 tracer or usage error; 127 CMD not found.";
@@ -94,6 +99,7 @@ int vx_cmd_trace(int argc, char **argv)
         {"queue-size", required_argument, NULL, 'q'},
         {"output", required_argument, NULL, 'o'},
         {"list-tracers", no_argument, NULL, 'l'},
+        {"symbol", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -106,6 +112,10 @@ int vx_cmd_trace(int argc, char **argv)
     int64_t timeout_s = 0;
     int c, code = -1, ret = VX_TRACE_EXIT_FAILED;
     FILE *f = NULL;
+    /* --symbol: borrowed halves of copies of the arguments (split at the last ':') */
+    char *sym_args[VX_TRACE_MAX_SYMBOLS];
+    const char *sym_paths[VX_TRACE_MAX_SYMBOLS], *sym_names[VX_TRACE_MAX_SYMBOLS];
+    size_t n_sym = 0;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "+o:h", lo, NULL)) != -1) {
@@ -119,7 +129,7 @@ int vx_cmd_trace(int argc, char **argv)
         case 'T':
             if (vx_parse_i64(optarg, 0, 365LL * 86400, &timeout_s) < 0) {
                 fprintf(stderr, "vexxy trace: --timeout wants whole seconds, not '%s'\n", optarg);
-                return VX_TRACE_EXIT_FAILED;
+                goto usage_fail;
             }
             break;
         case 'a':
@@ -128,7 +138,7 @@ int vx_cmd_trace(int argc, char **argv)
         case 'q':
             if (vx_parse_i64(optarg, 0, INT64_MAX, &opts.queue_size) < 0) {
                 fprintf(stderr, "vexxy trace: bad --queue-size '%s'\n", optarg);
-                return VX_TRACE_EXIT_FAILED;
+                goto usage_fail;
             }
             break;
         case 'o':
@@ -137,18 +147,39 @@ int vx_cmd_trace(int argc, char **argv)
         case 'l':
             list = true;
             break;
+        case 's': {
+            const char *colon = strrchr(optarg, ':');
+            if (!colon || colon == optarg || !colon[1] || optarg[0] != '/') {
+                fprintf(stderr, "vexxy trace: --symbol wants /PATH:NAME, not '%s'\n", optarg);
+                goto usage_fail;
+            }
+            if (n_sym == VX_TRACE_MAX_SYMBOLS) {
+                fprintf(stderr, "vexxy trace: at most %d --symbol options\n", VX_TRACE_MAX_SYMBOLS);
+                goto usage_fail;
+            }
+            sym_args[n_sym] = vx_xstrdup(optarg);
+            sym_args[n_sym][colon - optarg] = '\0';
+            sym_paths[n_sym] = sym_args[n_sym];
+            sym_names[n_sym] = sym_args[n_sym] + (colon - optarg) + 1;
+            n_sym++;
+            break;
+        }
         case 'h':
             puts(usage);
-            return VX_EXIT_OK;
+            ret = VX_EXIT_OK;
+            goto out;
         default:
             fprintf(stderr, "%s\n", usage);
-            return VX_TRACE_EXIT_FAILED;
+            goto usage_fail;
         }
     }
     if (!list && optind >= argc) {
         fprintf(stderr, "vexxy trace: no command given\n%s\n", usage);
-        return VX_TRACE_EXIT_FAILED;
+        goto usage_fail;
     }
+    opts.symbol_paths = sym_paths;
+    opts.symbol_names = sym_names;
+    opts.n_symbols = n_sym;
     if (vx_trace_engine_new(&e, &err) < 0)
         goto fail;
     if (list) {
@@ -181,6 +212,9 @@ int vx_cmd_trace(int argc, char **argv)
     fflush(stdout);
     ret = code < 0 ? VX_TRACE_EXIT_FAILED : code;
     goto out;
+usage_fail:
+    ret = VX_TRACE_EXIT_FAILED;
+    goto out;
 fail:
     fprintf(stderr, "vexxy trace: %s\n", err && err->msg ? err->msg : "failed");
     if (err && err->code == VX_E_NOT_FOUND)
@@ -191,5 +225,7 @@ out:
     vx_err_free(&err);
     vx_trace_profile_free(p);
     vx_trace_engine_free(e);
+    for (size_t i = 0; i < n_sym; i++)
+        free(sym_args[i]);
     return ret;
 }

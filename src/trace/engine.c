@@ -37,6 +37,7 @@ static const struct vx_trace_backend *const backends[] = {
     &vx_trace_fanotify,
     &vx_trace_ebpf,
     &vx_trace_ptrace,
+    &vx_trace_uprobe,
 };
 #define N_BACKENDS VX_ARRAY_SIZE(backends)
 #define MAX_ACTIVE 8
@@ -164,14 +165,15 @@ void *vx_trace_engine_shared(const struct vx_trace_engine *e, const char *name)
 /* ---- selection ----------------------------------------------------------------------------- */
 
 /* Fills idx[] with the backend table indexes to attach; *explicit = named by the caller. */
-static int select_backends(const struct vx_trace_engine *e, const char *spec, int *idx, size_t *n,
-                           bool *is_explicit, struct vx_err **err)
+static int select_backends(const struct vx_trace_engine *e, const char *spec, size_t n_symbols,
+                           int *idx, size_t *n, bool *is_explicit, struct vx_err **err)
 {
     *n = 0;
     *is_explicit = false;
     if (!spec || !*spec || !strcmp(spec, "auto")) {
         for (size_t i = 0; i < N_BACKENDS; i++)
-            if (e->slot[i].ok && backends[i]->in_auto && !backends[i]->last_resort)
+            if (e->slot[i].ok && backends[i]->in_auto && !backends[i]->last_resort &&
+                !backends[i]->symbols_only)
                 idx[(*n)++] = (int)i;
         for (size_t i = 0; i < N_BACKENDS && *n == 0; i++)
             if (e->slot[i].ok && backends[i]->in_auto && backends[i]->last_resort)
@@ -182,6 +184,10 @@ static int select_backends(const struct vx_trace_engine *e, const char *spec, in
                               "no tracer backend works on this host (%s: %s)",
                               N_BACKENDS ? backends[0]->name : "-", why ? why : "?");
         }
+        for (size_t i = 0; i < N_BACKENDS && n_symbols; i++)
+            if (e->slot[i].ok && backends[i]->in_auto && backends[i]->symbols_only &&
+                *n < MAX_ACTIVE)
+                idx[(*n)++] = (int)i;
         return 0;
     }
     *is_explicit = true;
@@ -273,7 +279,7 @@ int vx_tracer_attach(struct vx_trace_engine *e, const struct vx_trace_opts *opts
         opts = &defaults;
     if (!target || !target->root || target->root[0] != '/')
         return vx_err_set(err, VX_E_INVALID, 0, "trace target needs an absolute root");
-    rc = select_backends(e, opts->backends, idx, &n, &is_explicit, err);
+    rc = select_backends(e, opts->backends, opts->n_symbols, idx, &n, &is_explicit, err);
     if (rc < 0)
         return rc;
 

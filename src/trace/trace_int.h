@@ -35,6 +35,9 @@ struct vx_trace_backend {
     const char *name; /* "fanotify", "ebpf", "ptrace", "uprobe": what --tracer names */
     bool in_auto;     /* part of "auto" when probe() succeeds */
     bool last_resort; /* ...and only when no other backend of "auto" probed OK (ptrace) */
+    /* Counts opts' symbols only (uprobe): joins "auto" when symbols are asked for, next to
+     * the others, never in place of them nor keeping the last resort out. */
+    bool symbols_only;
     /* Is it usable on this host? 0, or -code with *err saying why (recorded by the engine
      * and shown by vx_trace_engine_why()). May set *shared to state kept for the engine's
      * life (NULL if none). */
@@ -55,6 +58,7 @@ struct vx_trace_backend {
 extern const struct vx_trace_backend vx_trace_fanotify;
 extern const struct vx_trace_backend vx_trace_ebpf;
 extern const struct vx_trace_backend vx_trace_ptrace;
+extern const struct vx_trace_backend vx_trace_uprobe;
 
 /* In the child vx_trace_command forked, after the go and before its exec: when the ptrace
  * backend's helper (a child of our parent) traces us, installs its seccomp filter. 1 armed,
