@@ -52,11 +52,11 @@
 #include "vexxy.skel.h" /* generated from vexxy.bpf.c by bpftool gen skeleton */
 #pragma pop_macro("calloc")
 
-#define VX_MAX_JOBS       64 /* = VX_MAX_JOBS of vexxy.bpf.c (the drops map's size) */
-#define DEFAULT_RING      (4u << 20)
-#define READER_POLL_MS    100
-#define MAX_ARGV          32
-#define VERIFIER_LOG      (256 * 1024)
+#define VX_MAX_JOBS    64 /* = VX_MAX_JOBS of vexxy.bpf.c (the drops map's size) */
+#define DEFAULT_RING   (4u << 20)
+#define READER_POLL_MS 100
+#define MAX_ARGV       32
+#define VERIFIER_LOG   (256 * 1024)
 
 /* Mirror of struct vx_bpf_event in vexxy.bpf.c (header; data follows). */
 enum { EV_EXEC = 1, EV_FORK, EV_EXIT, EV_OPEN, EV_MMAP };
@@ -84,13 +84,14 @@ struct bpf_obj {
         struct vx_tracer *t; /* NULL: free slot */
         int bi;
     } jobs[VX_MAX_JOBS];
+    uint32_t next_slot;
 };
 
 struct ebpf_state {
-    struct bpf_obj *obj;  /* the shared one, or own when own_obj */
+    struct bpf_obj *obj; /* the shared one, or own when own_obj */
     bool own_obj;
-    int slot;             /* -1 until registered */
-    uint64_t cgid;        /* 0: none in the map */
+    int slot;      /* -1 until registered */
+    uint64_t cgid; /* 0: none in the map */
     bool stopped;
 };
 
@@ -141,6 +142,24 @@ static int exit_code_of(int status)
     return (status >> 8) & 0xff;
 }
 
+/* exe in the process's own root when it runs chroot'ed (the walk gives the path from its
+ * mount namespace's root), like the files the engine gets (it strips the root itself). */
+static void exe_in_root(pid_t pid, char *path, size_t len)
+{
+    char link[64], root[4096];
+    ssize_t n;
+    size_t rl;
+
+    snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
+    n = readlink(link, root, sizeof(root) - 1);
+    if (n <= 1) /* gone (the raw path stays), or "/" */
+        return;
+    root[n] = '\0';
+    rl = (size_t)n;
+    if (!strncmp(path, root, rl) && path[rl] == '/')
+        memmove(path, path + rl, strnlen(path + rl, len - rl) + 1);
+}
+
 static void deliver(struct vx_tracer *t, int bi, const struct bpf_event *e, size_t size)
 {
     char path[4096];
@@ -172,8 +191,10 @@ static void deliver(struct vx_tracer *t, int bi, const struct bpf_event *e, size
             p += l + 1;
         }
         argv[argc] = NULL;
-        if (have_path)
+        if (have_path) {
             vx_trace_note_file(t, bi, path, -1, e->dev, e->ino, VX_HOW_EXEC, (pid_t)e->pid);
+            exe_in_root((pid_t)e->pid, path, sizeof(path));
+        }
         vx_trace_note_proc(t, bi, (pid_t)e->pid, (pid_t)e->ppid, have_path ? path : NULL,
                            argc ? argv : NULL, false, -1);
         vx_trace_note_syscall(t, bi, "execve");
@@ -291,8 +312,7 @@ static int obj_load(uint32_t ring_bytes, int64_t pause_ms, struct bpf_obj **out,
     libbpf_set_print(libbpf_log);
     o->skel = vexxy_bpf__open();
     if (!o->skel) {
-        rc = vx_err_set(err, VX_E_UNAVAILABLE, errno, "open the eBPF object: %s",
-                        strerror(errno));
+        rc = vx_err_set(err, VX_E_UNAVAILABLE, errno, "open the eBPF object: %s", strerror(errno));
         goto fail;
     }
     rc = bpf_map__set_max_entries(o->skel->maps.events, ring_bytes);
@@ -304,15 +324,15 @@ static int obj_load(uint32_t ring_bytes, int64_t pause_ms, struct bpf_obj **out,
     /* the verifier's log of a program that fails to load, kept for the error message
      * (libbpf asks the kernel for it only after a failure) */
     log = vx_xcalloc(1, VERIFIER_LOG);
-    bpf_object__for_each_program(prog, o->skel->obj) {
+    bpf_object__for_each_program(prog, o->skel->obj)
+    {
         (void)bpf_program__set_log_buf(prog, log, VERIFIER_LOG);
     }
     rc = vexxy_bpf__load(o->skel);
     if (rc < 0) {
         int e = rc == -1 ? errno : -rc;
-        rc = vx_err_set(err, VX_E_UNAVAILABLE, 0,
-                        "load the eBPF programs (tp_btf): %s%s%s%s", strerror(e),
-                        e == EPERM ? " (needs CAP_BPF + CAP_PERFMON, or root)" : "",
+        rc = vx_err_set(err, VX_E_UNAVAILABLE, 0, "load the eBPF programs (tp_btf): %s%s%s%s",
+                        strerror(e), e == EPERM ? " (needs CAP_BPF + CAP_PERFMON, or root)" : "",
                         *log ? "; verifier: " : "", verifier_tail(log));
         goto fail;
     }
@@ -384,13 +404,15 @@ static int ebpf_attach(struct vx_tracer *t, int bi, const struct vx_trace_target
 {
     struct ebpf_state *s = vx_xcalloc(1, sizeof(*s));
     struct bpf_obj *o;
-    uint32_t slot;
+    uint32_t slot = 0;
     uint64_t zero = 0;
     int rc;
 
     s->slot = -1;
     *state = s;
-    if (!target->cgroup_v2 && target->pid <= 0)
+    bool cgroup = target->cgroup_v2 && *target->cgroup_v2; /* "": none (the sandbox's way) */
+
+    if (!cgroup && target->pid <= 0)
         return vx_err_set(err, VX_E_INVALID, 0, "eBPF tracing needs the target's cgroup or pid");
     if (opts->queue_size > 0) {
         const char *pause = getenv("VEXXY_TRACE_TEST_PAUSE_MS");
@@ -408,26 +430,31 @@ static int ebpf_attach(struct vx_tracer *t, int bi, const struct vx_trace_target
     }
     o = s->obj;
 
+    /* Slots are handed out round robin: an event still in flight for a stopped job (committed
+     * after its drain) is dropped as unowned rather than credited to the next job. */
     pthread_mutex_lock(&o->mu);
-    for (slot = 0; slot < VX_MAX_JOBS && o->jobs[slot].t; slot++)
-        ;
-    if (slot < VX_MAX_JOBS) {
-        o->jobs[slot].t = t;
-        o->jobs[slot].bi = bi;
-        s->slot = (int)slot;
+    for (uint32_t k = 0; k < VX_MAX_JOBS && s->slot < 0; k++) {
+        slot = (o->next_slot + k) % VX_MAX_JOBS;
+        if (!o->jobs[slot].t) {
+            o->jobs[slot].t = t;
+            o->jobs[slot].bi = bi;
+            s->slot = (int)slot;
+            o->next_slot = (slot + 1) % VX_MAX_JOBS;
+        }
     }
     pthread_mutex_unlock(&o->mu);
     if (s->slot < 0)
         return vx_err_set(err, VX_E_UNAVAILABLE, 0, "more than %d jobs traced at once",
                           VX_MAX_JOBS);
+    slot = (uint32_t)s->slot;
     (void)bpf_map_update_elem(bpf_map__fd(o->skel->maps.drops), &slot, &zero, BPF_ANY);
 
-    if (target->cgroup_v2) {
+    if (cgroup) {
         struct stat st;
         /* a cgroup v2 id is its directory's kernfs inode number */
         if (stat(target->cgroup_v2, &st) < 0)
-            return vx_err_set(err, VX_E_INVALID, errno, "stat cgroup '%s': %s",
-                              target->cgroup_v2, strerror(errno));
+            return vx_err_set(err, VX_E_INVALID, errno, "stat cgroup '%s': %s", target->cgroup_v2,
+                              strerror(errno));
         s->cgid = (uint64_t)st.st_ino;
         if (bpf_map_update_elem(bpf_map__fd(o->skel->maps.cgroups), &s->cgid, &slot, BPF_ANY))
             return vx_err_set(err, VX_E_UNAVAILABLE, errno, "add cgroup to the eBPF filter: %s",

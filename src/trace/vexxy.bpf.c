@@ -32,26 +32,26 @@
 
 char LICENSE[] SEC("license") = "GPL"; /* tp_btf and bpf_probe_read_* need a GPL program */
 
-#define VX_MAX_JOBS    64
-#define VX_NAME_MAX    256  /* one component, with its NUL */
-#define VX_DATA        4096 /* path components (+ argv for exec) */
-#define VX_DATA_MASK   (VX_DATA - 1)
-#define VX_ARGS_MAX    1024
-#define VX_WALK_DEPTH  64
-#define VX_S_IFMT      00170000
-#define VX_S_IFREG     0100000
-#define VX_PROT_EXEC   0x4
-#define VX_MAP_ANON    0x20
+#define VX_MAX_JOBS   64
+#define VX_NAME_MAX   256  /* one component, with its NUL */
+#define VX_DATA       4096 /* path components (+ argv for exec) */
+#define VX_DATA_MASK  (VX_DATA - 1)
+#define VX_ARGS_MAX   1024
+#define VX_WALK_DEPTH 64
+#define VX_S_IFMT     00170000
+#define VX_S_IFREG    0100000
+#define VX_PROT_EXEC  0x4
+#define VX_MAP_ANON   0x20
 
 enum { VX_EV_EXEC = 1, VX_EV_FORK, VX_EV_EXIT, VX_EV_OPEN, VX_EV_MMAP };
 #define VX_EVF_LOST 1u
 
 struct vx_bpf_event {
     __u32 type, slot, pid, ppid;
-    __s32 num;     /* exit status (wait(2) form) for EXIT, fd for OPEN/MMAP, syscall nr */
-    __u32 flags;   /* VX_EVF_* */
+    __s32 num;   /* exit status (wait(2) form) for EXIT, fd for OPEN/MMAP, syscall nr */
+    __u32 flags; /* VX_EVF_* */
     __u64 dev, ino;
-    __u32 n_comp;  /* path components (leaf first) at the start of data */
+    __u32 n_comp;             /* path components (leaf first) at the start of data */
     __u32 path_len, args_len; /* bytes of data: components, then argv (NUL-separated) */
     __u32 pad;
     char data[VX_DATA + VX_ARGS_MAX + VX_NAME_MAX];
@@ -142,6 +142,28 @@ static __always_inline void send(struct vx_bpf_event *e)
         count_drop(e->slot);
 }
 
+/* Files of pseudo filesystems are not files of the image (/proc/self/status, sysfs
+ * attributes): not reported, like the fanotify backend, which does not mark them. */
+static __always_inline bool pseudo_fs(unsigned long magic)
+{
+    switch (magic) {
+    case 0x9fa0:     /* proc */
+    case 0x62656572: /* sysfs */
+    case 0x63677270: /* cgroup2 */
+    case 0x27e0eb:   /* cgroup */
+    case 0x1cd1:     /* devpts */
+    case 0x64626720: /* debugfs */
+    case 0x74726163: /* tracefs */
+    case 0xcafe4a11: /* bpf */
+    case 0x73636673: /* securityfs */
+    case 0x6e736673: /* nsfs */
+    case 0x19800202: /* mqueue */
+    case 0x42494e4d: /* binfmt_misc */
+        return true;
+    }
+    return false;
+}
+
 struct walk {
     struct dentry *d;
     struct mount *m;
@@ -204,11 +226,13 @@ static __always_inline bool resolve_file(struct vx_bpf_event *e, struct file *f)
 
     if (!ino || (BPF_CORE_READ(ino, i_mode) & VX_S_IFMT) != VX_S_IFREG)
         return false;
+    if (pseudo_fs(BPF_CORE_READ(ino, i_sb, s_magic)))
+        return false;
     dev = BPF_CORE_READ(ino, i_sb, s_dev);
     /* the kernel's dev_t (major << 20 | minor) in the user-space encoding (glibc makedev) */
     __u64 ma = dev >> 20, mi = dev & 0xfffff;
-    e->dev = ((ma & 0xfffff000ull) << 32) | ((ma & 0xfffull) << 8) |
-             ((mi & 0xffffff00ull) << 12) | (mi & 0xffull);
+    e->dev = ((ma & 0xfffff000ull) << 32) | ((ma & 0xfffull) << 8) | ((mi & 0xffffff00ull) << 12) |
+             (mi & 0xffull);
     e->ino = BPF_CORE_READ(ino, i_ino);
     bpf_loop(VX_WALK_DEPTH, walk_step, &w, 0);
     e->path_len = w.off;

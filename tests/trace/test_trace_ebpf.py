@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""test_trace_ebpf.py -- `vexxy trace --tracer ebpf` (tp_btf programs, src/trace/vexxy.bpf.c).
+"""test_trace_ebpf.py [probe|image] -- `vexxy trace --tracer ebpf` (src/trace/vexxy.bpf.c).
 
 The deterministic probe workload (tests/trace/probe.c) traced with the eBPF backend alone:
 the process tree (argv, exe, parent, exit codes incl. a signal death), files opened (an
@@ -8,6 +8,7 @@ the exec'd binaries, executable mappings (the ELF loader's libraries, a dlopen'd
 `probe mmapx FILE` of a plain data file), the static probe; then fanotify and eBPF together
 (each file records which backend saw it), and a flood of opens into a tiny ring buffer with
 the reader paused (lost > 0, complete false) against the default ring (nothing lost).
+`image`: the `tiny` fixture image chroot'ed: in-image paths, busybox's exe, libc mapped.
 
 Environment as for test_trace_fanotify.py (set by tests/trace/CMakeLists.txt). Needs root;
 exits 77 (skip) otherwise, or when the eBPF programs do not load here (printing why: the
@@ -22,7 +23,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_trace_fanotify import (LDSO, PROBE, PROBE_DLLIB, PROBE_LIB, PROBE_STATIC,  # noqa: E402
-                                 VEXXY, files, trace)
+                                 VEXXY, ImageTests, files, resolve_in_root, trace)
 
 EBPF = ["--tracer", "ebpf"]
 
@@ -161,6 +162,34 @@ class EbpfTests(unittest.TestCase):
         self.assertEqual(len(got), n)
 
 
+class EbpfImageTests(unittest.TestCase):
+    """The `tiny` fixture image unpacked and chroot'ed into: the kernel-side walk gives host
+    paths, the profile makes them in-image paths (the process's root stripped)."""
+    setUpClass = ImageTests.__dict__["setUpClass"]
+    tearDownClass = ImageTests.__dict__["tearDownClass"]
+
+    def test_chroot_busybox(self):
+        root = self.rootfs
+        rc, prof, err = trace(["chroot", root, "/bin/busybox", "sh", "-c",
+                               "busybox cat /etc/os-release >/dev/null; busybox sleep 0.3"],
+                              tracer_args=EBPF)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(prof["complete"], prof["backends"])
+        fs = files(prof)
+        for path in fs:
+            self.assertFalse(path.startswith(root), f"host path leaked: {path}")
+        busybox = resolve_in_root(root, "/bin/busybox")
+        self.assertIn("exec", fs[busybox]["how"])
+        self.assertEqual(fs[busybox]["ino"], os.stat(root + busybox).st_ino)
+        self.assertIn(resolve_in_root(root, "/etc/os-release"), fs, sorted(fs))
+        libc = resolve_in_root(root, "/lib/x86_64-linux-gnu/libc.so.6")
+        self.assertIn("mmap-exec", fs[libc]["how"], fs[libc])
+        cat = [p for p in prof["processes"] if p["argv"][:2] == ["busybox", "cat"]]
+        self.assertEqual(len(cat), 1, prof["processes"])
+        self.assertEqual(cat[0]["exe"], busybox)
+        self.assertEqual(cat[0]["exit_code"], 0)
+
+
 def main():
     if os.geteuid() != 0:
         print("skip: needs root (bpf)")
@@ -173,7 +202,9 @@ def main():
     if not line or not line[0].split(None, 1)[1].startswith("ok"):
         print("skip: the eBPF backend does not load here: " + (line[0] if line else p.stdout))
         return 77
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(EbpfTests)
+    group = sys.argv[1] if len(sys.argv) > 1 else "probe"
+    cls = {"probe": EbpfTests, "image": EbpfImageTests}[group]
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(cls)
     res = unittest.TextTestRunner(verbosity=2).run(suite)
     if not res.wasSuccessful():
         return 1
