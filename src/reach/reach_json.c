@@ -120,6 +120,26 @@ static void add_unique(const char **list, size_t *n, const char *str)
     list[(*n)++] = str;
 }
 
+/* A qualifier-free purl for a finding that came with none and names no package of the image
+ * (a package that is not there): without a subcomponent a statement would be about the whole
+ * image, which CSAF cannot express (empty product_ids) and which scanners would apply to
+ * every package with that id. OS packages take the distro's namespace. NULL if the finding
+ * lacks a name, version or known type. Caller frees. */
+static char *finding_purl(const struct vx_finding *fm, const struct vx_inventory *inv)
+{
+    struct vx_pkg tmp = {0};
+    int type = fm->type ? vx_pkg_type_parse(fm->type) : -1;
+
+    if (type < 0 || !fm->name || !fm->version)
+        return NULL;
+    tmp.type = (enum vx_pkg_type)type;
+    tmp.name = fm->name;
+    tmp.version = fm->version;
+    if (type == VX_PKG_DEB || type == VX_PKG_APK || type == VX_PKG_RPM)
+        tmp.namespace = inv && inv->distro_id ? inv->distro_id : NULL;
+    return vx_purl_build(&tmp, NULL);
+}
+
 int vx_reach_statements(const struct vx_reach_result *r, const struct vx_inventory *inv,
                         const struct vx_findings *f, const char *evidence_ref,
                         struct vx_reach_statements *out, struct vx_err **err)
@@ -161,6 +181,12 @@ int vx_reach_statements(const struct vx_reach_result *r, const struct vx_invento
 
             if (stripped)
                 add_unique(subs, &n_sub, keep(out, stripped));
+        }
+        if (n_sub == 0) {
+            char *synth = finding_purl(f0, inv);
+
+            if (synth)
+                add_unique(subs, &n_sub, keep(out, synth));
         }
         st->vuln_id = v->vuln_id;
         st->aliases = aliases;
