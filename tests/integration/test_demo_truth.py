@@ -9,7 +9,9 @@ while it runs; the inventory (`vexxy inventory --json`) says which package owns 
  - curl, libcurl4, python3.11-minimal, libgnutls30, coreutils (nothing runs them) must be
    `not_affected` / `vulnerable_code_not_in_execute_path`;
  - libxml2 (not in the image) must be `not_affected` / `component_not_present`.
-Ids CVE-2099-* are synthetic (this test is about reachability, not the CVE data).
+Ids CVE-2099-* are synthetic (this test is about reachability, not the CVE data). The run's
+OpenVEX, CycloneDX and CSAF documents are validated against ../shared/schemas (skipped with a
+note when that or python3-jsonschema is absent).
 Needs root and the "images" fixture; skips (77) otherwise.
 """
 import json
@@ -19,6 +21,8 @@ import sys
 import tempfile
 import time
 import unittest
+
+import vxdemo
 
 VEXXY = os.environ.get("VEXXY_BIN", "vexxy")
 
@@ -90,6 +94,7 @@ class DemoTruthTest(unittest.TestCase):
                 time.sleep(0.3)
         finally:
             p.wait(timeout=60)
+            p.stderr.close()
         return paths
 
     def test_ground_truth(self):
@@ -120,9 +125,11 @@ class DemoTruthTest(unittest.TestCase):
             json.dump({"SchemaVersion": 2, "ArtifactName": "demo", "Results": [{
                 "Target": "demo (debian 12)", "Class": "os-pkgs", "Type": "debian",
                 "Vulnerabilities": vulns}]}, f)
+        docs = os.path.join(self.tmp, "docs")
         r = subprocess.run([VEXXY, "analyze", self.image, "--findings", findings,
-                            "--duration", "8", "--data-dir", os.path.join(self.tmp, "data"),
-                            "--json"], capture_output=True, text=True, timeout=300)
+                            "--duration", "10", "--data-dir", os.path.join(self.tmp, "data"),
+                            "--format", "all", "-o", docs, "--json"],
+                           capture_output=True, text=True, timeout=300)
         self.assertEqual(r.returncode, 0, r.stderr)
         res = json.loads(r.stdout)
         verdict = {v["package"]: (v["status"], v["justification"], v["reason"])
@@ -136,6 +143,14 @@ class DemoTruthTest(unittest.TestCase):
                                               "vulnerable_code_not_in_execute_path"),
                              (n, verdict[n]))
         self.assertEqual(verdict["libxml2"][:2], ("not_affected", "component_not_present"))
+        for n in sorted(verdict):
+            print("  %-22s %-13s %s" % (n, verdict[n][0], verdict[n][1] or ""))
+        if vxdemo.have_schemas():
+            for kind in ("openvex", "cyclonedx", "csaf"):
+                with open(os.path.join(docs, kind + ".json")) as f:
+                    self.assertEqual(vxdemo.validate(json.load(f), kind), [], kind)
+        else:
+            print("schema validation skipped: no ../shared/schemas or python3-jsonschema")
         print("oracle: %d mapped files of %d packages (%s); %d verdicts, %d affected, "
               "%d not_affected" % (len(maps), len(loaded), ", ".join(sorted(loaded)),
                                    len(verdict), res["summary"]["affected"],
