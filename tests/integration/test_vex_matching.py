@@ -8,7 +8,8 @@ of the report and both scanners' rules (below, each with the source read):
  - a finding whose verdict is not_affected is suppressed by the document;
  - a finding whose verdict is affected is not (e.g. CVE-2009-4487 is not_affected for
    nginx-common but affected for nginx: the nginx-common statement must not hide nginx's);
- - no not_affected statement matches a finding of another package.
+ - no not_affected statement matches a finding of another package, nor the same finding
+   in an image of another digest.
 
 Rules (both scanners call openvex/go-vex's VEX.Matches(vuln, product, subcomponents); read in
 openvex/go-vex pkg/vex/vex.go, statement.go, product.go):
@@ -202,6 +203,12 @@ class VexMatchingTest(unittest.TestCase):
                 if want != "not_affected" and st:
                     problems.append("%s suppresses %s (verdict %s) by %s" %
                                     (who, key, want, st["@id"]))
+                other = "f" * 64  # the same finding in another image: nothing applies
+                if trivy_suppresses(doc, key[0], v["PkgIdentifier"]["PURL"],
+                                    trivy_root.replace(hexd, other)) or \
+                        grype_suppresses(doc, key[0], syft_purl(v),
+                                         [x.replace(hexd, other) for x in grype_products]):
+                    problems.append("a statement applies to %s in another image" % (key,))
                 if st and key[1] not in statement_pkgs(st):
                     problems.append("%s: statement %s about %s matched %s" %
                                     (who, st["@id"], statement_pkgs(st), key))
