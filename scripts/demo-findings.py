@@ -83,7 +83,7 @@ def main():
                 "PkgName": name,
                 "PkgIdentifier": {"PURL": purl},
                 "InstalledVersion": version,
-                "FixedVersion": None,
+                "FixedVersion": c.get("fixed_version"),
                 "Status": c.get("status", "affected"),
                 "Severity": c.get("severity", "UNKNOWN"),
                 "Title": c.get("title", ""),
