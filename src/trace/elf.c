@@ -4,8 +4,8 @@
  *
  * Files are read with pread(2) (never mmap: a file truncated under us would SIGBUS), every
  * offset and size is checked against the file size and capped, 32/64-bit and both byte
- * orders are handled. Go's pclntab (symbols of stripped Go binaries) is not read yet:
- * such a lookup fails with -VX_E_NOT_FOUND and a message that says so.
+ * orders are handled. A function not in .symtab/.dynsym of a Go binary (stripped: -s) is
+ * looked up in its .gopclntab (the runtime's function table, Go 1.2 and later layouts).
  */
 #include "common/setup.h"
 
@@ -424,6 +424,105 @@ out:
     return rc;
 }
 
+/* ---- Go pclntab ---------------------------------------------------------------------------
+ * A Go binary stripped of .symtab (-ldflags=-s) still has the runtime's function table,
+ * .gopclntab: a header, a sorted functab of (entry, funcoff) pairs and per function a _func
+ * record whose nameoff points at its name. Layouts by magic:
+ *   0xfffffffb (Go 1.2-1.15): nfunc at 8; functab at 8+ptr of (entry ptr, funcoff ptr); names
+ *                             relative to the table; _func = {entry ptr, nameoff i32}
+ *   0xfffffffa (1.16-1.17):   nfunc, nfiles, funcnameoff, cuoff, filetaboff, pctaboff, pclnoff
+ *                             (ptr each, from 8); functab at pclnoff as above; names at
+ *                             funcnameoff
+ *   0xfffffff0/1 (1.18+):     nfunc, nfiles, textStart, funcnameoff, cu, filetab, pctab,
+ *                             pclnoff; functab of (entryoff u32, funcoff u32), entry =
+ *                             textStart + entryoff; _func = {entryoff u32, nameoff i32}
+ * Every offset is checked against the section; the entry vaddr goes through PT_LOAD. */
+#define GO_MAX_FUNCS (4u << 20)
+
+static uint64_t gptr(const struct elf *e, const unsigned char *p, unsigned ptrsize)
+{
+    return ptrsize == 8 ? g64(e, p) : g32(e, p);
+}
+
+/* 1 found (*vaddr set), 0 not in the table, -code for a table that cannot be read. */
+static int find_in_pclntab(const struct elf *e, const struct shdr *sec, const struct shdr *text,
+                           const char *symbol, uint64_t *vaddr, struct vx_err **err)
+{
+    unsigned char *t = NULL;
+    uint64_t size = sec->size, nfunc, names = 0, pcln, text_start = 0;
+    size_t symlen = strlen(symbol);
+    unsigned ptr;
+    uint32_t magic;
+    int rc = 0, ver;
+
+    if (size < 16 || size > MAX_SYMTAB)
+        return vx_err_set(err, VX_E_INVALID, 0, "'%s': bad .gopclntab size", e->path);
+    t = vx_xmalloc(size);
+    rc = read_at(e, sec->offset, t, size, err);
+    if (rc < 0)
+        goto out;
+    magic = g32(e, t);
+    ptr = t[7];
+    if (magic == 0xfffffffbu)
+        ver = 12;
+    else if (magic == 0xfffffffau)
+        ver = 116;
+    else if (magic == 0xfffffff0u || magic == 0xfffffff1u)
+        ver = 118;
+    else
+        ver = 0;
+    if (!ver || (ptr != 4 && ptr != 8) || t[4] || t[5]) {
+        rc = vx_err_set(err, VX_E_INVALID, 0, "'%s': unknown .gopclntab header (magic %#x)",
+                        e->path, magic);
+        goto out;
+    }
+    if (size < 8 + 8 * (uint64_t)ptr) {
+        rc = vx_err_set(err, VX_E_INVALID, 0, "'%s': truncated .gopclntab", e->path);
+        goto out;
+    }
+    nfunc = gptr(e, t + 8, ptr);
+    if (ver == 12) {
+        pcln = 0;
+        names = 0;
+    } else if (ver == 116) {
+        names = gptr(e, t + 8 + 2 * ptr, ptr);
+        pcln = gptr(e, t + 8 + 6 * ptr, ptr);
+    } else {
+        text_start = gptr(e, t + 8 + 2 * ptr, ptr);
+        names = gptr(e, t + 8 + 3 * ptr, ptr);
+        pcln = gptr(e, t + 8 + 7 * ptr, ptr);
+        if (!text_start && text) /* not filled in (relocated at run time): .text's address */
+            text_start = text->addr;
+    }
+    uint64_t ftab = ver == 12 ? 8 + ptr : pcln;
+    uint64_t pair = ver == 118 ? 8 : 2 * (uint64_t)ptr;
+    if (nfunc > GO_MAX_FUNCS || names >= size || ftab >= size || nfunc * pair > size - ftab) {
+        rc = vx_err_set(err, VX_E_INVALID, 0, "'%s': .gopclntab offsets out of range", e->path);
+        goto out;
+    }
+    for (uint64_t i = 0; i < nfunc; i++) {
+        const unsigned char *f = t + ftab + i * pair;
+        uint64_t funcoff = ver == 118 ? g32(e, f + 4) : gptr(e, f + ptr, ptr);
+        uint64_t rec = pcln + funcoff, entry_sz = ver == 118 ? 4 : ptr;
+        if (funcoff >= size || rec > size - entry_sz - 4)
+            continue; /* a bad record: skip it, not the table */
+        int32_t nameoff = (int32_t)g32(e, t + rec + entry_sz);
+        if (nameoff < 0 || (uint64_t)nameoff >= size - names)
+            continue;
+        const char *name = (const char *)t + names + (uint64_t)nameoff;
+        uint64_t room = size - names - (uint64_t)nameoff;
+        if (room <= symlen || memcmp(name, symbol, symlen) || name[symlen] != '\0')
+            continue;
+        *vaddr = ver == 118 ? text_start + g32(e, f) : gptr(e, f, ptr);
+        rc = 1;
+        goto out;
+    }
+    rc = 0;
+out:
+    free(t);
+    return rc;
+}
+
 int vx_elf_symbol_offset(const char *path, const char *symbol, uint64_t *offset,
                          struct vx_err **err)
 {
@@ -431,7 +530,7 @@ int vx_elf_symbol_offset(const char *path, const char *symbol, uint64_t *offset,
     struct phdr *ph = NULL;
     struct shdr *sh = NULL;
     char *shstr = NULL;
-    bool is_go = false;
+    int go_sec = -1, text_sec = -1;
     int rc;
 
     if (!symbol || !*symbol)
@@ -449,10 +548,13 @@ int vx_elf_symbol_offset(const char *path, const char *symbol, uint64_t *offset,
         if (read_at(&e, sh[e.shstrndx].offset, shstr, sh[e.shstrndx].size, NULL) == 0) {
             shstr[sh[e.shstrndx].size] = '\0';
             for (uint16_t i = 0; i < e.shnum; i++)
-                if (sh[i].name < sh[e.shstrndx].size &&
-                    (!strcmp(shstr + sh[i].name, ".gopclntab") ||
-                     !strcmp(shstr + sh[i].name, ".go.buildinfo")))
-                    is_go = true;
+                if (sh[i].name < sh[e.shstrndx].size) {
+                    const char *n = shstr + sh[i].name;
+                    if (!strcmp(n, ".gopclntab"))
+                        go_sec = i;
+                    if (!strcmp(n, ".text"))
+                        text_sec = i;
+                }
         }
     }
     for (uint32_t want_type = SHT_SYMTAB; sh; want_type = SHT_DYNSYM) {
@@ -485,9 +587,25 @@ int vx_elf_symbol_offset(const char *path, const char *symbol, uint64_t *offset,
         if (want_type == SHT_DYNSYM)
             break;
     }
-    rc = vx_err_set(
-        err, VX_E_NOT_FOUND, 0, "symbol '%s' is not in '%s' (.symtab/.dynsym)%s", symbol, path,
-        is_go ? "; Go pclntab lookup (stripped Go binaries) is not implemented yet" : "");
+    /* A Go binary without the symbol in .symtab (stripped): the runtime's own table. */
+    if (go_sec >= 0) {
+        uint64_t va = 0;
+        rc = find_in_pclntab(&e, &sh[go_sec], text_sec >= 0 ? &sh[text_sec] : NULL, symbol, &va,
+                             err);
+        if (rc < 0)
+            goto out;
+        if (rc == 1) {
+            if (vaddr_to_off(ph, e.phnum, va, offset)) {
+                rc = 0;
+                goto out;
+            }
+            rc = vx_err_set(err, VX_E_INVALID, 0,
+                            "'%s': Go function '%s' is not in a loaded segment", path, symbol);
+            goto out;
+        }
+    }
+    rc = vx_err_set(err, VX_E_NOT_FOUND, 0, "symbol '%s' is not in '%s' (.symtab/.dynsym%s)",
+                    symbol, path, go_sec >= 0 ? "/.gopclntab" : "");
 out:
     free(shstr);
     free(sh);

@@ -6,18 +6,46 @@ vxprobe_never is never called. With exact counts (VEXXY_TRACE_UPROBE_EXACT=1: pr
 open) the count is N, the uncalled function counts 0, a name the library does not have is
 resolved=false, and calls of children (fork + exec from a shell) count too. With the default
 one-shot probes the count is >= 1 and a long call loop runs untrapped after the first poll.
-No cgroup made for the plain command is left behind.
+A stripped Go binary (built at test time when `go` is installed) gets its offsets from
+.gopclntab. No cgroup made for the plain command is left behind.
 
 Environment (set by tests/trace/CMakeLists.txt): VEXXY_BIN, VX_PROBE, VX_PROBE_LIB. Needs
 root and the uprobe PMU; exits 77 (skip) otherwise. Standard library only.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+
+GO_PROG = """package main
+
+import (
+	"os"
+	"strconv"
+)
+
+//go:noinline
+func Hit(x int) int { return x*2 + 1 }
+
+//go:noinline
+func Never(x int) int { return x - 1 }
+
+func main() {
+	n, _ := strconv.Atoi(os.Args[1])
+	s := 0
+	for i := 0; i < n; i++ {
+		s += Hit(i)
+	}
+	if n < 0 {
+		s += Never(n)
+	}
+	os.Stderr.WriteString(strconv.Itoa(s) + "\\n")
+}
+"""
 
 VEXXY = os.environ.get("VEXXY_BIN", "")
 PROBE = os.environ.get("VX_PROBE", "")
@@ -137,6 +165,34 @@ class UprobeTests(unittest.TestCase):
         self.assertFalse(s["fn"]["resolved"])
         self.assertFalse(s["fn"]["attached"])
         self.assertTrue(s["fn"]["error"])
+
+    def test_go_stripped(self):
+        """A Go binary built with -ldflags=-s -w (no .symtab): offsets from .gopclntab."""
+        go = shutil.which("go")
+        if not go:
+            self.skipTest("no Go toolchain")
+        tmp = tempfile.mkdtemp(prefix="vx-uprobe-go-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with open(os.path.join(tmp, "go.mod"), "w", encoding="utf-8") as f:
+            f.write("module vxgo\n\ngo 1.16\n")
+        with open(os.path.join(tmp, "main.go"), "w", encoding="utf-8") as f:
+            f.write(GO_PROG)
+        env = dict(os.environ, HOME=tmp, GOCACHE=os.path.join(tmp, "cache"), GOPATH=os.path.join(tmp, "gopath"),
+                   GOFLAGS="-mod=mod", GOTOOLCHAIN="local", CGO_ENABLED="0", GOPROXY="off")
+        exe = os.path.join(tmp, "vxgo")
+        p = subprocess.run([go, "build", "-ldflags=-s -w", "-o", exe, "."], cwd=tmp, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=120)
+        if p.returncode != 0:
+            self.skipTest("go build failed: " + p.stdout)
+        s = self.run_ok([exe, "700"], [exe + ":main.Hit", exe + ":main.Never",
+                                       exe + ":main.NoSuchFunc"])
+        self.assertEqual(s["main.Hit"]["count"], 700, s)
+        self.assertTrue(s["main.Hit"]["resolved"])
+        self.assertEqual(s["main.Never"]["count"], 0, s)
+        self.assertTrue(s["main.Never"]["attached"])
+        self.assertFalse(s["main.NoSuchFunc"]["resolved"])
+        self.assertIn(".gopclntab", s["main.NoSuchFunc"]["error"])
 
     def test_zz_no_cgroup_left(self):
         self.assertEqual(leftover_cgroups(), [])
