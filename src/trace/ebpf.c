@@ -68,6 +68,7 @@ struct bpf_event {
     uint64_t dev, ino;
     uint32_t n_comp;
     uint32_t path_len, args_len;
+    uint32_t n_root, root_len;
     uint32_t pad;
     char data[];
 };
@@ -108,11 +109,11 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 }
 
 /* The components arrive leaf first, NUL-terminated: "/" + reversed, joined by '/'. */
-static int build_path(const struct bpf_event *e, char *out, size_t len)
+static int build_path(const char *data, size_t data_len, uint32_t n_comp, char *out, size_t len)
 {
     const char *comp[64];
     size_t n = 0, pos = 0;
-    const char *p = e->data, *end = e->data + e->path_len;
+    const char *p = data, *end = data + data_len;
 
     while (p < end && n < VX_ARRAY_SIZE(comp)) {
         const char *z = memchr(p, '\0', (size_t)(end - p));
@@ -121,7 +122,7 @@ static int build_path(const struct bpf_event *e, char *out, size_t len)
         comp[n++] = p;
         p = z + 1;
     }
-    if (n != e->n_comp)
+    if (n != n_comp)
         return -1;
     if (n == 0)
         return snprintf(out, len, "/") < (int)len ? 0 : -1;
@@ -143,19 +144,18 @@ static int exit_code_of(int status)
 }
 
 /* exe in the process's own root when it runs chroot'ed (the walk gives the path from its
- * mount namespace's root), like the files the engine gets (it strips the root itself). */
-static void exe_in_root(pid_t pid, char *path, size_t len)
+ * mount namespace's root; the exec program sends the task's root too, read there because
+ * the process may be gone before /proc could be asked), like the files the engine gets
+ * (it strips the root itself). */
+static void exe_in_root(const struct bpf_event *e, char *path, size_t len)
 {
-    char link[64], root[4096];
-    ssize_t n;
+    char root[4096];
     size_t rl;
 
-    snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
-    n = readlink(link, root, sizeof(root) - 1);
-    if (n <= 1) /* gone (the raw path stays), or "/" */
+    if (e->n_root == 0 ||
+        build_path(e->data + e->path_len, e->root_len, e->n_root, root, sizeof(root)) < 0)
         return;
-    root[n] = '\0';
-    rl = (size_t)n;
+    rl = strlen(root);
     if (!strncmp(path, root, rl) && path[rl] == '/')
         memmove(path, path + rl, strnlen(path + rl, len - rl) + 1);
 }
@@ -170,7 +170,7 @@ static void deliver(struct vx_tracer *t, int bi, const struct bpf_event *e, size
         if (e->type != EV_EXEC)
             return;
     } else if (e->type == EV_EXEC || e->type == EV_OPEN || e->type == EV_MMAP) {
-        if (build_path(e, path, sizeof(path)) < 0) {
+        if (build_path(e->data, e->path_len, e->n_comp, path, sizeof(path)) < 0) {
             vx_trace_note_lost(t, bi, 1);
             if (e->type != EV_EXEC)
                 return;
@@ -182,7 +182,7 @@ static void deliver(struct vx_tracer *t, int bi, const struct bpf_event *e, size
     case EV_EXEC: {
         char *argv[MAX_ARGV + 1];
         size_t argc = 0;
-        const char *p = e->data + e->path_len, *end = p + e->args_len;
+        const char *p = e->data + e->path_len + e->root_len, *end = p + e->args_len;
         (void)size;
         while (p < end && argc < MAX_ARGV) {
             const char *z = memchr(p, '\0', (size_t)(end - p));
@@ -193,7 +193,7 @@ static void deliver(struct vx_tracer *t, int bi, const struct bpf_event *e, size
         argv[argc] = NULL;
         if (have_path) {
             vx_trace_note_file(t, bi, path, -1, e->dev, e->ino, VX_HOW_EXEC, (pid_t)e->pid);
-            exe_in_root((pid_t)e->pid, path, sizeof(path));
+            exe_in_root(e, path, sizeof(path));
         }
         vx_trace_note_proc(t, bi, (pid_t)e->pid, (pid_t)e->ppid, have_path ? path : NULL,
                            argc ? argv : NULL, false, -1);
@@ -233,7 +233,7 @@ static int on_event(void *ctx, void *data, size_t size)
         return 0; /* cannot even tell whose: nothing to charge it to */
     if (e->slot >= VX_MAX_JOBS || !o->jobs[e->slot].t)
         return 0; /* a job already stopped (an event in flight when its entry went) */
-    if (sizeof(*e) + (size_t)e->path_len + e->args_len > size) {
+    if (sizeof(*e) + (size_t)e->path_len + e->root_len + e->args_len > size) {
         vx_trace_note_lost(o->jobs[e->slot].t, o->jobs[e->slot].bi, 1);
         return 0;
     }

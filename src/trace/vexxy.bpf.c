@@ -53,6 +53,7 @@ struct vx_bpf_event {
     __u64 dev, ino;
     __u32 n_comp;             /* path components (leaf first) at the start of data */
     __u32 path_len, args_len; /* bytes of data: components, then argv (NUL-separated) */
+    __u32 n_root, root_len;   /* EXEC: the task's root dir, components between path and argv */
     __u32 pad;
     char data[VX_DATA + VX_ARGS_MAX + VX_NAME_MAX];
 };
@@ -129,12 +130,15 @@ static __always_inline struct vx_bpf_event *new_event(__u32 type, int slot, __u3
     e->n_comp = 0;
     e->path_len = 0;
     e->args_len = 0;
+    e->n_root = 0;
+    e->root_len = 0;
     return e;
 }
 
 static __always_inline void send(struct vx_bpf_event *e)
 {
-    __u64 len = __builtin_offsetof(struct vx_bpf_event, data) + e->path_len + e->args_len;
+    __u64 len =
+        __builtin_offsetof(struct vx_bpf_event, data) + e->path_len + e->root_len + e->args_len;
 
     if (len > sizeof(*e))
         len = sizeof(*e);
@@ -167,7 +171,7 @@ static __always_inline bool pseudo_fs(unsigned long magic)
 struct walk {
     struct dentry *d;
     struct mount *m;
-    __u32 off;
+    __u32 off, n;
     int done; /* 1: reached the namespace's root; -1: gave up */
 };
 
@@ -209,7 +213,7 @@ static long walk_step(__u64 index, void *ctx)
         return 1;
     }
     w->off = off + (__u32)n;
-    e->n_comp++;
+    w->n++;
     w->d = parent;
     return 0;
 }
@@ -236,6 +240,7 @@ static __always_inline bool resolve_file(struct vx_bpf_event *e, struct file *f)
     e->ino = BPF_CORE_READ(ino, i_ino);
     bpf_loop(VX_WALK_DEPTH, walk_step, &w, 0);
     e->path_len = w.off;
+    e->n_comp = w.n;
     if (w.done != 1)
         e->flags |= VX_EVF_LOST; /* too deep / too long / unreadable: incomplete */
     return true;
@@ -290,10 +295,23 @@ int BPF_PROG(vx_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     e->ppid = BPF_CORE_READ(p, real_parent, tgid);
     if (!resolve_file(e, BPF_CORE_READ(bprm, file)))
         e->flags |= VX_EVF_LOST;
+    /* the task's root (a chroot'ed process: user space makes the exe relative to it; read
+     * here because the process may be gone by the time user space could ask /proc) */
+    struct vfsmount *rm = BPF_CORE_READ(p, fs, root.mnt);
+    struct walk w = {.d = BPF_CORE_READ(p, fs, root.dentry),
+                     .m = container_of(rm, struct mount, mnt),
+                     .off = e->path_len};
+    if (w.d && rm) {
+        bpf_loop(VX_WALK_DEPTH, walk_step, &w, 0);
+        if (w.done == 1 && w.off >= e->path_len) {
+            e->n_root = w.n;
+            e->root_len = w.off - e->path_len;
+        }
+    }
     /* argv of the new image: the exec has just written it at the top of the new stack */
     unsigned long as = BPF_CORE_READ(p, mm, arg_start), ae = BPF_CORE_READ(p, mm, arg_end);
     __u64 n = ae > as ? ae - as : 0;
-    __u64 off = e->path_len;
+    __u64 off = e->path_len + e->root_len;
     if (n > VX_ARGS_MAX - 1)
         n = VX_ARGS_MAX - 1; /* capped: the engine keeps 32 args of 256 bytes anyway */
     /* re-bound for the verifier (a no-op after the cap): the size must be provably small */
