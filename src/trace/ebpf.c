@@ -93,7 +93,6 @@ struct ebpf_state {
     bool own_obj;
     int slot;      /* -1 until registered */
     uint64_t cgid; /* 0: none in the map */
-    bool stopped;
 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -403,6 +402,7 @@ static int ebpf_attach(struct vx_tracer *t, int bi, const struct vx_trace_target
                        const struct vx_trace_opts *opts, void **state, struct vx_err **err)
 {
     struct ebpf_state *s = vx_xcalloc(1, sizeof(*s));
+    bool cgroup = target->cgroup_v2 && *target->cgroup_v2; /* "": none (the sandbox's way) */
     struct bpf_obj *o;
     uint32_t slot = 0;
     uint64_t zero = 0;
@@ -410,8 +410,6 @@ static int ebpf_attach(struct vx_tracer *t, int bi, const struct vx_trace_target
 
     s->slot = -1;
     *state = s;
-    bool cgroup = target->cgroup_v2 && *target->cgroup_v2; /* "": none (the sandbox's way) */
-
     if (!cgroup && target->pid <= 0)
         return vx_err_set(err, VX_E_INVALID, 0, "eBPF tracing needs the target's cgroup or pid");
     if (opts->queue_size > 0) {
