@@ -184,12 +184,12 @@ static int write_outputs(const struct vx_pipeline_state *st, const char *format,
         char *env = NULL, *path;
         char *name_digest = NULL;
 
-        /* the in-toto subject: the image pinned by the digest the run verified */
+        /* the in-toto subject: the image pinned by the digest the run verified, named as
+         * the document's products are */
         if (job->image_digest && !strncmp(job->image_digest, "sha256:", 7))
-            name_digest = vx_xasprintf("pkg:oci/image@sha256%%3A%s", job->image_digest + 7);
+            name_digest = vx_image_purl(job->image_ref, job->image_digest);
         else if (st->image && st->image->manifest_digest)
-            name_digest =
-                vx_xasprintf("pkg:oci/image@sha256%%3A%s", st->image->manifest_digest + 7);
+            name_digest = vx_image_purl(job->image_ref, st->image->manifest_digest);
         prod[0] = name_digest;
         d.products = prod;
         d.n_products = name_digest ? 1 : 0;

@@ -98,34 +98,18 @@ static void print_human(const struct vx_inventory *inv, const char *what)
     free(unm);
 }
 
-/* "pkg:oci/<name>@sha256%3A<hex>" for the SBOM's metadata component */
-static char *image_purl(const struct vx_image_source *src, const struct vx_image *img,
-                        const char *rootfs)
+/* The SBOM's metadata component: vx_image_purl of the image source, or of the rootfs
+ * directory's name for a plain rootfs. */
+static char *image_purl(const struct vx_image *img, const char *target)
 {
-    const char *name = NULL,
-               *digest =
-                   img ? (img->index_digest ? img->index_digest : img->manifest_digest) : NULL;
-    char *base = NULL, *out;
+    const char *digest =
+        img ? (img->index_digest ? img->index_digest : img->manifest_digest) : NULL;
+    char *base = vx_xstrdup(target), *out;
+    size_t n = strlen(base);
 
-    if (src && src->ref.repository)
-        name = strrchr(src->ref.repository, '/') ? strrchr(src->ref.repository, '/') + 1
-                                                 : src->ref.repository;
-    else if (src && src->path)
-        name = src->path;
-    else
-        name = rootfs;
-    base = vx_xstrdup(name);
-    while (strlen(base) > 1 && base[strlen(base) - 1] == '/')
-        base[strlen(base) - 1] = '\0';
-    name = strrchr(base, '/') ? strrchr(base, '/') + 1 : base;
-    if (digest && !strncmp(digest, "sha256:", 7))
-        out = vx_xasprintf("pkg:oci/%s@sha256%%3A%s", name, digest + 7);
-    else
-        out = vx_xasprintf("pkg:oci/%s", name);
-    for (char *c = out + 8; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' ||
-              *c == '_' || *c == '@' || *c == '%'))
-            *c = *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a') : '-';
+    while (n > 1 && base[n - 1] == '/')
+        base[--n] = '\0';
+    out = vx_image_purl(base, digest);
     free(base);
     return out;
 }
@@ -176,7 +160,7 @@ int vx_cmd_inventory(int argc, char **argv)
     struct vx_err *err = NULL;
     const char *target, *sbom = NULL, *cache = NULL, *rootfs;
     char *data_dir = NULL, *cache_own = NULL, *tmp = NULL, *doc = NULL, *ipurl = NULL;
-    bool json = false, files = true, is_image = false;
+    bool json = false, files = true;
     struct stat st;
     int rc = VX_EXIT_ERROR, c;
 
@@ -230,7 +214,6 @@ int vx_cmd_inventory(int argc, char **argv)
     if (stat(target, &st) < 0 || !S_ISDIR(st.st_mode)) {
         /* not a directory: an image to pull and unpack */
         const char *td = getenv("TMPDIR");
-        is_image = true;
         if (vx_image_source_parse(target, &src, &err) < 0)
             goto fail;
         if (!cache) {
@@ -260,7 +243,7 @@ int vx_cmd_inventory(int argc, char **argv)
         goto fail;
     if (sbom) {
         char *bom;
-        ipurl = image_purl(is_image ? &src : NULL, img, target);
+        ipurl = image_purl(img, target);
         bom = vx_inventory_cyclonedx(inv, ipurl, NULL, vx_now_ms());
         int w = write_file(sbom, bom, &err);
         free(bom);

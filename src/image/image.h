@@ -151,6 +151,15 @@ int vx_image_unpack(const struct vx_image *img, const char *dest, const struct v
 
 /* ---- description ----------------------------------------------------------------------- */
 
+/* The image as a qualifier-free purl, "pkg:oci/<name>@sha256%3A<hex>" ("pkg:oci/<name>" when
+ * digest is NULL or not sha256): the product of the VEX documents, the SBOM's metadata
+ * component and the signature's subject, so all of them name the image the same way.
+ * <name> comes from the source as given: the last path element of a reference
+ * ("docker.io/library/nginx:1.25" -> "nginx"); for oci:, oci-archive:, docker-archive: the
+ * file name without extension, or the parent directory's when the layout dir is just "oci"
+ * ("oci:/x/demo/oci" -> "demo"); lower case, other characters as '-'. Caller frees. */
+char *vx_image_purl(const char *source, const char *digest);
+
 /* The image as a JSON object (digests, platform, layers, config and, when rep is non-NULL,
  * the unpack report): the "image" evidence of a job and `vexxy image ... --json`.
  * Canonical (sorted keys). Caller frees. image_json.c. */

@@ -5,7 +5,8 @@
 #include <jansson.h>
 
 #include "image/image.h"
-#include "common/json.h" /* for vx_json_dump() */
+#include "common/alloc.h" /* for vx_xasprintf() */
+#include "common/json.h"  /* for vx_json_dump() */
 
 static json_t *strv(char **v, size_t n)
 {
@@ -69,4 +70,54 @@ char *vx_image_json(const struct vx_image *img, const struct vx_unpack_report *r
     s = vx_json_dump(o);
     json_decref(o);
     return s;
+}
+
+/* The <name> of vx_image_purl (rules in image.h). */
+static char *purl_name(const char *ref)
+{
+    bool local = false;
+    const char *p = ref, *end, *prev = NULL;
+    char *name;
+
+    if (!strncmp(p, "docker://", 9)) {
+        p += 9;
+    } else if (!strncmp(p, "oci:", 4) || !strncmp(p, "oci-archive:", 12) ||
+               !strncmp(p, "docker-archive:", 15)) {
+        p = strchr(p, ':') + 1;
+        local = true;
+    }
+    for (const char *q = p; *q; q++)
+        if (*q == '/' && q[1]) {
+            prev = p;
+            p = q + 1;
+        }
+    end = p + strcspn(p, local ? ":" : ":@");
+    if (local && end - p == 3 && !strncmp(p, "oci", 3) && prev) {
+        end = p - 1;
+        p = prev;
+    }
+    if (local) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+
+        if (dot && dot > p)
+            end = dot;
+    }
+    name = end > p ? vx_xstrndup(p, (size_t)(end - p)) : vx_xstrdup("image");
+    for (char *c = name; *c; c++)
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= '0' && *c <= '9') && *c != '-' && *c != '_' &&
+            *c != '.')
+            *c = *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a') : '-';
+    return name;
+}
+
+char *vx_image_purl(const char *source, const char *digest)
+{
+    char *name = purl_name(source ? source : ""), *out;
+
+    if (digest && strncmp(digest, "sha256:", 7) == 0)
+        out = vx_xasprintf("pkg:oci/%s@sha256%%3A%s", name, digest + 7);
+    else
+        out = vx_xasprintf("pkg:oci/%s", name);
+    free(name);
+    return out;
 }

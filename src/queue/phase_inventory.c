@@ -105,21 +105,18 @@ static int put_evidence(struct vx_phase_ctx *ctx, const char *type, char *doc, s
     return rc;
 }
 
-/* "pkg:oci/<last path element>@sha256%3A<hex>" of the image (or NULL if no digest). */
+/* The image's purl for the SBOM's metadata component (the VEX documents' product), or NULL
+ * when no sha256 digest is known. */
 static char *image_purl(const struct vx_phase_ctx *ctx)
 {
     const struct vx_image *img = ctx->state ? ctx->state->image : NULL;
     const char *digest = ctx->job->image_digest;
-    const char *ref = ctx->job->image_ref, *name, *end;
 
     if (!digest && img)
         digest = img->index_digest ? img->index_digest : img->manifest_digest;
     if (!digest || strncmp(digest, "sha256:", 7) != 0)
         return NULL;
-    name = strrchr(ref, '/');
-    name = name ? name + 1 : ref;
-    end = name + strcspn(name, ":@");
-    return vx_xasprintf("pkg:oci/%.*s@sha256%%3A%s", (int)(end - name), name, digest + 7);
+    return vx_image_purl(ctx->job->image_ref, digest);
 }
 
 int vx_phase_inventory(struct vx_phase_ctx *ctx, struct vx_err **err)

@@ -46,49 +46,8 @@ int vx_phase_reach(struct vx_phase_ctx *ctx, struct vx_err **err)
     return 0;
 }
 
-/* The image's name for purls: the last path element of the reference, without tag/digest
- * ("docker.io/library/nginx:1.25" -> "nginx"); for a local layout or archive its file name
- * without extension, or the parent directory's when the layout dir is just called "oci"
- * ("oci:/x/demo/oci" -> "demo", "oci-archive:/x/demo.oci.tar" -> "demo"). */
-static char *image_name(const char *ref)
-{
-    bool local = false;
-    const char *p = ref, *end, *prev = NULL;
-    char *name;
-
-    if (!strncmp(p, "docker://", 9)) {
-        p += 9;
-    } else if (!strncmp(p, "oci:", 4) || !strncmp(p, "oci-archive:", 12) ||
-               !strncmp(p, "docker-archive:", 15)) {
-        p = strchr(p, ':') + 1;
-        local = true;
-    }
-    for (const char *q = p; *q; q++)
-        if (*q == '/' && q[1]) {
-            prev = p;
-            p = q + 1;
-        }
-    end = p + strcspn(p, local ? ":" : ":@");
-    if (local && end - p == 3 && !strncmp(p, "oci", 3) && prev) {
-        end = p - 1;
-        p = prev;
-    }
-    if (local) {
-        const char *dot = memchr(p, '.', (size_t)(end - p));
-
-        if (dot && dot > p)
-            end = dot;
-    }
-    name = end > p ? vx_xstrndup(p, (size_t)(end - p)) : vx_xstrdup("image");
-    for (char *c = name; *c; c++)
-        if (!(*c >= 'a' && *c <= 'z') && !(*c >= '0' && *c <= '9') && *c != '-' && *c != '_' &&
-            *c != '.')
-            *c = *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a') : '-';
-    return name;
-}
-
-/* pkg:oci/<name>@sha256%3A<hex> for each known digest, without duplicates. */
-static size_t products(const struct vx_phase_ctx *ctx, const char *name, char **out)
+/* vx_image_purl for each known digest, without duplicates. */
+static size_t products(const struct vx_phase_ctx *ctx, char **out)
 {
     const struct vx_image *img = ctx->state->image;
     const char *digests[3] = {ctx->job->image_digest, img ? img->index_digest : NULL,
@@ -102,7 +61,7 @@ static size_t products(const struct vx_phase_ctx *ctx, const char *name, char **
 
         if (!d || strncmp(d, "sha256:", 7) != 0)
             continue;
-        p = vx_xasprintf("pkg:oci/%s@sha256%%3A%s", name, d + 7);
+        p = vx_image_purl(ctx->job->image_ref, d);
         for (size_t k = 0; k < n; k++)
             dup |= !strcmp(out[k], p);
         if (dup)
@@ -208,7 +167,7 @@ int vx_phase_vex(struct vx_phase_ctx *ctx, struct vx_err **err)
     struct vx_reach_statements stm = {0};
     struct vx_vex_doc doc = {0};
     struct vx_findings none = {0};
-    char *prods[3] = {NULL, NULL, NULL}, *name = NULL, *reach_json = NULL, *doc_id = NULL;
+    char *prods[3] = {NULL, NULL, NULL}, *reach_json = NULL, *doc_id = NULL;
     char *ev_id = NULL, *ev_ref = NULL, *openvex_id = NULL, uuid[37];
     json_t *res = NULL, *ov = NULL;
     size_t n_prods;
@@ -216,8 +175,7 @@ int vx_phase_vex(struct vx_phase_ctx *ctx, struct vx_err **err)
 
     if (!st || !st->reach || !st->inventory)
         return vx_err_set(err, VX_E_INTERNAL, 0, "the vex phase runs after the reach phase");
-    name = image_name(ctx->job->image_ref);
-    n_prods = products(ctx, name, prods);
+    n_prods = products(ctx, prods);
     reach_json = vx_reach_json(st->reach, st->inventory, st->findings ? st->findings : &none);
 
     /* evidence first: the statements point into it */
@@ -304,7 +262,6 @@ out:
     vx_reach_statements_free(&stm);
     for (size_t i = 0; i < 3; i++)
         free(prods[i]);
-    free(name);
     free(reach_json);
     free(doc_id);
     free(ev_id);
