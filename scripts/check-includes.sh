@@ -3,7 +3,7 @@
 #
 # A file in src/<m>/ may include "<d>/..." only for d = m or a module on a lower level:
 #   0 common
-#   1 store image inventory vex
+#   1 store image inventory vex kube
 #   2 auth sandbox trace findings
 #   3 reach
 #   4 queue
@@ -18,7 +18,7 @@ cd "$root/src"
 
 declare -A level=(
     [common]=0
-    [store]=1 [image]=1 [inventory]=1 [vex]=1
+    [store]=1 [image]=1 [inventory]=1 [vex]=1 [kube]=1
     [auth]=2 [sandbox]=2 [trace]=2 [findings]=2
     [reach]=3
     [queue]=4
