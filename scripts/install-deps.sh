@@ -23,7 +23,7 @@ packages=(
     golang-go                                # test_inv_lang builds a real Go binary (offline)
     wrk python3-fastapi python3-uvicorn      # make bench-api and its baseline
     runc crun                                # sandbox OCI runtimes (runc default; crun selectable)
-    libbpf-dev bpftool                       # trace eBPF backend: libbpf, vmlinux.h + skeleton (clang above)
+    libbpf-dev bpftool strace                # trace eBPF backend: libbpf, vmlinux.h + skeleton (clang above)
 )
 
 installed() {
