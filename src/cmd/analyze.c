@@ -35,9 +35,12 @@ static const char usage[] =
     "       [--format openvex|cyclonedx|csaf|all] [-o PATH] [--evidence PATH] [--sign-key FILE]\n"
     "       [--json] [--fail-on affected] [--platform OS/ARCH] [--insecure-registry]\n"
     "       [--runtime runc|crun] [--tracer fanotify|ebpf|ptrace[,..]] [--data-dir DIR] [--keep]\n"
+    "       [--tester-rootfs DIR]\n"
     "IMAGE is docker://REF, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or a bare "
     "reference.\n"
     "Exit status: 0 done, 1 done with affected CVEs under --fail-on affected, 2 error.";
+
+enum { OPT_TESTER_ROOTFS = 1000 }; /* long-only options */
 
 static bool one_of(const char *v, const char *const *set)
 {
@@ -364,6 +367,7 @@ int vx_cmd_analyze(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"data-dir", required_argument, NULL, 'R'},
         {"keep", no_argument, NULL, 'K'},
+        {"tester-rootfs", required_argument, NULL, OPT_TESTER_ROOTFS},
         {NULL, 0, NULL, 0},
     };
     struct vx_job_rec job = {0};
@@ -486,6 +490,9 @@ int vx_cmd_analyze(int argc, char **argv)
             break;
         case 'K':
             keep = true;
+            break;
+        case OPT_TESTER_ROOTFS:
+            cfg.tester_rootfs = optarg;
             break;
         case 'C':
             if (n_command == VX_ARRAY_SIZE(command))

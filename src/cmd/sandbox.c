@@ -413,7 +413,8 @@ static int cmd_run(const char *target, struct run_opts *o)
         }
         wait_ports(sb, ports, n_ports);
         if (vx_sandbox_run_test_script(sb, o->tester_rootfs, script, ports, n_ports,
-                                       o->test_timeout_s * 1000, o->state_dir, job, &tr, &err) < 0)
+                                       o->test_timeout_s * 1000, o->state_dir, job, NULL, NULL,
+                                       &tr, &err) < 0)
             goto fail;
         w = 0; /* the script is done: the workload has served its purpose */
     } else if ((w = wait_or_signal(sb, &err)) < 0) {

@@ -46,15 +46,12 @@ enum {
     O_DELAY,
     O_LOG_LEVEL,
     O_CONFIG,
-    O_ALLOWED_REG,
-    O_INSECURE_REG,
-    O_PLATFORM,
-    O_DOCKER_CONFIG,
-    O_COUNT
+    O_PIPELINE, /* vx_service_pipeline_opts from here */
+    O_COUNT = O_PIPELINE + VX_PIPE_COUNT
 };
 
 /* A template: each run copies it, so no option state outlives the call. */
-static const struct vx_opt serve_opts[O_COUNT] = {
+static const struct vx_opt serve_opts[O_PIPELINE] = {
     [O_LISTEN] = {"listen", VX_OPT_STR, "127.0.0.1:8080", 0, 0, "address and port to listen on"},
     [O_DB] = {"db", VX_OPT_STR, NULL, 0, 0, "store URL (default sqlite:DATA_DIR/vexxy.db)"},
     [O_WORKERS] = {"workers", VX_OPT_INT, NULL, 0, 256,
@@ -83,14 +80,6 @@ static const struct vx_opt serve_opts[O_COUNT] = {
                  "testing: hold each phase this long"},
     [O_LOG_LEVEL] = {"log-level", VX_OPT_STR, "info", 0, 0, "debug, info, warn, error, off"},
     [O_CONFIG] = {"config", VX_OPT_STR, NULL, 0, 0, "JSON config file"},
-    [O_ALLOWED_REG] = {"allowed-registries", VX_OPT_STR, "*", 0, 0,
-                       "registries jobs may pull from: host[:port],... or *"},
-    [O_INSECURE_REG] = {"insecure-registries", VX_OPT_STR, NULL, 0, 0,
-                        "registries reached over plain http: host[:port],..."},
-    [O_PLATFORM] = {"platform", VX_OPT_STR, "linux/amd64", 0, 0,
-                    "platform chosen from multi-platform images"},
-    [O_DOCKER_CONFIG] = {"docker-config", VX_OPT_STR, NULL, 0, 0,
-                         "Docker config.json with registry credentials"},
 };
 
 /* Splits "ADDR:PORT" / "[v6]:PORT"; 0 or -1. addr is written into a caller buffer. */
@@ -171,7 +160,8 @@ int vx_cmd_serve(int argc, char **argv)
     bool help;
     sigset_t sigs;
 
-    memcpy(o, serve_opts, sizeof(o));
+    memcpy(o, serve_opts, sizeof(serve_opts));
+    memcpy(o + O_PIPELINE, vx_service_pipeline_opts, sizeof(vx_service_pipeline_opts));
     if (vx_opts_parse(o, O_COUNT, argc, argv, usage, &help) < 0)
         goto out;
     if (help) {
@@ -224,11 +214,8 @@ int vx_cmd_serve(int argc, char **argv)
         wcfg.lease_ms = o[O_LEASE].num * 1000;
         wcfg.evidence_retention_days = (int)o[O_RETENTION].num;
         wcfg.debug_phase_delay_ms = o[O_DELAY].num;
-        wcfg.pipeline.allowed_registries =
-            strcmp(o[O_ALLOWED_REG].str, "*") ? o[O_ALLOWED_REG].str : NULL;
-        wcfg.pipeline.insecure_registries = o[O_INSECURE_REG].str;
-        wcfg.pipeline.platform = o[O_PLATFORM].str;
-        wcfg.pipeline.docker_config = o[O_DOCKER_CONFIG].str;
+        if (vx_service_pipeline_config(o + O_PIPELINE, &wcfg.pipeline) < 0)
+            goto out;
         if (vx_workers_start(&wcfg, store, &workers, &err) < 0)
             goto fail;
     }

@@ -10,6 +10,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/util.h" /* for vx_random_bytes(), vx_hex() */
+#include "queue/queue.h" /* struct vx_pipeline_config */
 
 void vx_service_block_signals(sigset_t *set)
 {
@@ -118,5 +119,73 @@ int vx_service_log_level(const char *name)
         return -1;
     }
     vx_log_set_level(lvl);
+    return 0;
+}
+
+const struct vx_opt vx_service_pipeline_opts[VX_PIPE_COUNT] = {
+    [VX_PIPE_ALLOWED_REG] = {"allowed-registries", VX_OPT_STR, "*", 0, 0,
+                             "registries jobs may pull from: host[:port],... or *"},
+    [VX_PIPE_INSECURE_REG] = {"insecure-registries", VX_OPT_STR, NULL, 0, 0,
+                              "registries reached over plain http: host[:port],..."},
+    [VX_PIPE_PLATFORM] = {"platform", VX_OPT_STR, "linux/amd64", 0, 0,
+                          "platform chosen from multi-platform images"},
+    [VX_PIPE_DOCKER_CONFIG] = {"docker-config", VX_OPT_STR, NULL, 0, 0,
+                               "Docker config.json with registry credentials"},
+    [VX_PIPE_RUNTIME] = {"runtime", VX_OPT_STR, "runc", 0, 0, "OCI runtime: runc or crun"},
+    [VX_PIPE_TRACER] = {"tracer", VX_OPT_STR, "auto", 0, 0,
+                        "auto, or tracer backends: fanotify,ebpf,ptrace (comma-separated)"},
+    [VX_PIPE_TESTER_ROOTFS] = {"tester-rootfs", VX_OPT_STR, NULL, 0, 0,
+                               "rootfs test scripts run in (default "
+                               "DATA_DIR/tester/current/rootfs: scripts/build-tester.sh)"},
+};
+
+/* Each comma-separated word is one of words[]. */
+static bool words_in(const char *list, const char *const *words)
+{
+    const char *p = list;
+
+    if (!*p)
+        return false;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        bool ok = false;
+
+        for (size_t i = 0; words[i]; i++)
+            ok = ok || (strlen(words[i]) == n && strncmp(p, words[i], n) == 0);
+        if (!ok)
+            return false;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return true;
+}
+
+int vx_service_pipeline_config(const struct vx_opt *o, struct vx_pipeline_config *pc)
+{
+    static const char *const runtimes[] = {"runc", "crun", NULL};
+    static const char *const tracers[] = {"fanotify", "ebpf", "ptrace", NULL};
+    const char *tr = o[VX_PIPE_TRACER].str;
+
+    if (!words_in(o[VX_PIPE_RUNTIME].str, runtimes) || strchr(o[VX_PIPE_RUNTIME].str, ',')) {
+        fprintf(stderr, "vexxy: --runtime must be runc or crun, not '%s'\n",
+                o[VX_PIPE_RUNTIME].str);
+        return -1;
+    }
+    if (strcmp(tr, "auto") != 0 && !words_in(tr, tracers)) {
+        fprintf(stderr,
+                "vexxy: --tracer must be auto or a comma list of fanotify, ebpf, ptrace, "
+                "not '%s'\n",
+                tr);
+        return -1;
+    }
+    pc->allowed_registries =
+        strcmp(o[VX_PIPE_ALLOWED_REG].str, "*") ? o[VX_PIPE_ALLOWED_REG].str : NULL;
+    pc->insecure_registries = o[VX_PIPE_INSECURE_REG].str;
+    pc->platform = o[VX_PIPE_PLATFORM].str;
+    pc->docker_config = o[VX_PIPE_DOCKER_CONFIG].str;
+    pc->runtime = o[VX_PIPE_RUNTIME].str;
+    pc->tracers = strcmp(tr, "auto") ? tr : NULL;
+    pc->tester_rootfs = o[VX_PIPE_TESTER_ROOTFS].str;
     return 0;
 }

@@ -4,7 +4,26 @@
 
 #include <signal.h>
 
-struct vx_opt;
+#include "cmd/opts.h"
+
+struct vx_pipeline_config;
+
+/* The pipeline options serve and worker share (images, sandbox, tracer): each appends this
+ * table at index first of its own (memcpy) and reads it back with vx_service_pipeline_config. */
+enum {
+    VX_PIPE_ALLOWED_REG,
+    VX_PIPE_INSECURE_REG,
+    VX_PIPE_PLATFORM,
+    VX_PIPE_DOCKER_CONFIG,
+    VX_PIPE_RUNTIME,
+    VX_PIPE_TRACER,
+    VX_PIPE_TESTER_ROOTFS,
+    VX_PIPE_COUNT
+};
+extern const struct vx_opt vx_service_pipeline_opts[VX_PIPE_COUNT];
+/* Fills pc from the parsed table (borrowed strings: they live as long as o); 0 or -1 with the
+ * offending option named on stderr. */
+int vx_service_pipeline_config(const struct vx_opt *o, struct vx_pipeline_config *pc);
 
 /* Blocks SIGINT/SIGTERM/SIGHUP/SIGPIPE in the calling thread, before any thread starts, so
  * every thread inherits the mask and the main thread alone takes them with sigwait. */

@@ -31,14 +31,11 @@ enum {
     O_DELAY,
     O_LOG_LEVEL,
     O_CONFIG,
-    O_ALLOWED_REG,
-    O_INSECURE_REG,
-    O_PLATFORM,
-    O_DOCKER_CONFIG,
-    O_COUNT
+    O_PIPELINE, /* vx_service_pipeline_opts from here */
+    O_COUNT = O_PIPELINE + VX_PIPE_COUNT
 };
 
-static const struct vx_opt worker_opts[O_COUNT] = {
+static const struct vx_opt worker_opts[O_PIPELINE] = {
     [O_DB] = {"db", VX_OPT_STR, NULL, 0, 0, "store URL (postgres://... for many hosts)"},
     [O_CONCURRENCY] = {"concurrency", VX_OPT_INT, "2", 1, 256, "jobs run at once by this process"},
     [O_DATA_DIR] = {"data-dir", VX_OPT_STR, NULL, 0, 0, "data directory"},
@@ -52,14 +49,6 @@ static const struct vx_opt worker_opts[O_COUNT] = {
                  "testing: hold each phase this long"},
     [O_LOG_LEVEL] = {"log-level", VX_OPT_STR, "info", 0, 0, "debug, info, warn, error, off"},
     [O_CONFIG] = {"config", VX_OPT_STR, NULL, 0, 0, "JSON config file"},
-    [O_ALLOWED_REG] = {"allowed-registries", VX_OPT_STR, "*", 0, 0,
-                       "registries jobs may pull from: host[:port],... or *"},
-    [O_INSECURE_REG] = {"insecure-registries", VX_OPT_STR, NULL, 0, 0,
-                        "registries reached over plain http: host[:port],..."},
-    [O_PLATFORM] = {"platform", VX_OPT_STR, "linux/amd64", 0, 0,
-                    "platform chosen from multi-platform images"},
-    [O_DOCKER_CONFIG] = {"docker-config", VX_OPT_STR, NULL, 0, 0,
-                         "Docker config.json with registry credentials"},
 };
 
 int vx_cmd_worker(int argc, char **argv)
@@ -77,7 +66,8 @@ int vx_cmd_worker(int argc, char **argv)
     bool help;
     sigset_t sigs;
 
-    memcpy(o, worker_opts, sizeof(o));
+    memcpy(o, worker_opts, sizeof(worker_opts));
+    memcpy(o + O_PIPELINE, vx_service_pipeline_opts, sizeof(vx_service_pipeline_opts));
     if (vx_opts_parse(o, O_COUNT, argc, argv, usage, &help) < 0)
         goto out;
     if (help) {
@@ -104,11 +94,8 @@ int vx_cmd_worker(int argc, char **argv)
     wcfg.lease_ms = o[O_LEASE].num * 1000;
     wcfg.evidence_retention_days = (int)o[O_RETENTION].num;
     wcfg.debug_phase_delay_ms = o[O_DELAY].num;
-    wcfg.pipeline.allowed_registries =
-        strcmp(o[O_ALLOWED_REG].str, "*") ? o[O_ALLOWED_REG].str : NULL;
-    wcfg.pipeline.insecure_registries = o[O_INSECURE_REG].str;
-    wcfg.pipeline.platform = o[O_PLATFORM].str;
-    wcfg.pipeline.docker_config = o[O_DOCKER_CONFIG].str;
+    if (vx_service_pipeline_config(o + O_PIPELINE, &wcfg.pipeline) < 0)
+        goto out;
     if (vx_workers_start(&wcfg, store, &workers, &err) < 0)
         goto fail;
     secret = vx_service_webhook_secret(o[O_WEBHOOK_SECRET].str, data_dir);

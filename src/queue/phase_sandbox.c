@@ -50,6 +50,7 @@ struct run_cfg {
     const char *health_path;
     bool fuzz;
     int64_t max_requests;
+    const char *test_script; /* borrowed from cfg, or NULL */
 };
 
 static void run_cfg_release(struct run_cfg *rc)
@@ -127,11 +128,35 @@ static int load_run_cfg(const struct vx_phase_ctx *ctx, struct run_cfg *rc, stru
     v = json_object_get(rc->cfg, "enable_fuzzing");
     rc->fuzz = json_is_boolean(v) ? json_is_true(v) && prof->fuzz : prof->fuzz;
     rc->max_requests = prof->max_requests;
-    if (vx_json_str(rc->cfg, "test_script"))
-        return vx_err_field(err, VX_E_NOT_AVAILABLE, "config.test_script",
-                            "running the client's test script is not available in this "
-                            "version of vexxy yet; the job was not run without it");
+    rc->test_script = vx_json_str(rc->cfg, "test_script");
+    if (rc->test_script && !*rc->test_script)
+        rc->test_script = NULL;
     return 0;
+}
+
+/* The tester rootfs a test script needs, checked before anything is started: a job that
+ * asked for its script is never run without it. *out is owned. */
+static int tester_rootfs(const struct vx_phase_ctx *ctx, char **out, struct vx_err **err)
+{
+    const struct vx_pipeline_config *pc = ctx->cfg;
+    char *path = pc && pc->tester_rootfs ? vx_xstrdup(pc->tester_rootfs)
+                                         : vx_xasprintf("%s/tester/current/rootfs", ctx->data_dir);
+    char *sh = vx_xasprintf("%s/bin/sh", path);
+    struct stat st;
+    int r = 0;
+
+    if (lstat(sh, &st) < 0)
+        r = vx_err_field(err, VX_E_UNAVAILABLE, "config.test_script",
+                         "the job's test_script needs a tester rootfs and this worker has none "
+                         "at '%s' (build it with scripts/build-tester.sh %s/tester, or give "
+                         "--tester-rootfs); the workload was not run without the script",
+                         path, ctx->data_dir);
+    free(sh);
+    if (r < 0)
+        free(path);
+    else
+        *out = path;
+    return r;
 }
 
 /* Symbols to count: (present code file of the package, symbol) for bound findings. */
@@ -199,7 +224,10 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
     struct vx_sandbox_exit ex = {0};
     struct vx_run_facts *facts = NULL;
     const char *sym_paths[MAX_SYMBOL_PROBES], *sym_names[MAX_SYMBOL_PROBES];
-    char *state_dir = NULL, *name = NULL, *jobs = NULL, *doc = NULL;
+    char *state_dir = NULL, *name = NULL, *jobs = NULL, *doc = NULL, *tester = NULL;
+    struct vx_test_script_result tsr = {0};
+    struct vx_exercise_report hrep = {0};
+    bool health_first = false;
     int64_t started = 0, deadline;
     bool running = true, exercised = false;
     struct vx_err *e2 = NULL;
@@ -209,6 +237,8 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
         return vx_err_set(err, VX_E_INTERNAL, 0, "the sandbox phase runs after the image phase");
     r = load_run_cfg(ctx, &rc, err);
     if (r < 0)
+        goto out;
+    if (rc.test_script && (r = tester_rootfs(ctx, &tester, err)) < 0)
         goto out;
 
     /* the runtime reaches the rootfs from inside the user namespace: o+x on the way down */
@@ -267,7 +297,8 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
     vx_info("job %s: workload started in sandbox %s (pid %d), observed for %" PRId64 " ms",
             ctx->job->id, name, (int)vx_sandbox_pid(sb), rc.duration_ms);
 
-    /* exercise within the window: the crawl/fuzz budget is what is left of it */
+    /* exercise within the window (DESIGN.md §2): health check -> the client's test script
+     * -> crawl/fuzz with what is left of the window */
     if (rc.n_ports) {
         ec.netns_fd = vx_sandbox_netns_fd(sb);
         ec.ports = rc.ports;
@@ -281,10 +312,47 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
         ec.seed = 0x5eed;
         ec.should_stop = stop_requested;
         ec.stop_arg = ctx;
+    }
+    if (rc.test_script) {
+        int64_t left;
+
+        if (rc.n_ports) {
+            ec.health_only = true;
+            r = vx_exercise_run(&ec, &hrep, err);
+            if (r < 0)
+                goto out;
+            ec.health_only = false;
+            health_first = true;
+        }
+        /* the script may use the whole wall limit, less a margin to stop and collect */
+        left = rc.timeout_ms - (vx_mono_ms() - started) - 5000;
+        r = vx_sandbox_run_test_script(sb, tester, rc.test_script, rc.ports, rc.n_ports,
+                                       left > 1000 ? left : 1000, state_dir, st->job_dir,
+                                       stop_requested, ctx, &tsr, err);
+        if (r < 0) {
+            vx_err_wrap(err, "test script");
+            goto out;
+        }
+        vx_info("job %s: test script exited %d%s after %" PRId64 " ms", ctx->job->id,
+                tsr.exit_code, tsr.timed_out ? " (timed out)" : "", tsr.ran_ms);
+    }
+    if (rc.n_ports && !stop_requested(ctx)) {
+        int64_t left = started + rc.duration_ms - vx_mono_ms();
+
+        /* at least a short crawl even when the script used the window up */
+        ec.budget_ms = left > 2000 ? left : 2000;
         r = vx_exercise_run(&ec, &rep, err);
         if (r < 0)
             goto out;
         exercised = true;
+        if (health_first) {
+            /* the first check is the one that says when the workload came up */
+            rep.health_ok = hrep.health_ok;
+            rep.health_ms = hrep.health_ms;
+            free(rep.health_detail);
+            rep.health_detail = hrep.health_detail;
+            hrep.health_detail = NULL;
+        }
     }
     /* observe the rest of the window (or until the workload exits / a cancel) */
     deadline = started + rc.duration_ms;
@@ -324,6 +392,8 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
     facts->status_2xx = rep.status_counts[2];
     facts->status_4xx = rep.status_counts[4];
     facts->status_5xx = rep.status_counts[5];
+    facts->test_script_ran = tsr.ran;
+    facts->test_script_exit = tsr.ran ? (tsr.timed_out ? -1 : tsr.exit_code) : 0;
     vx_info("job %s: workload %s after %" PRId64 " ms; %" PRId64 " request(s), %zu endpoint(s); "
             "profile: %zu file(s), %s",
             ctx->job->id, running ? "still up" : "exited", facts->window_ms, rep.requests,
@@ -345,6 +415,18 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
     if (r == 0 && exercised) {
         doc = vx_exercise_json(&rep);
         r = put(ctx, "exercise", "application/json", doc, err);
+        free(doc);
+        doc = NULL;
+    }
+    if (r == 0 && tsr.ran) {
+        json_t *o = json_pack("{s:b,s:i,s:i,s:b,s:I,s:s}", "ran", tsr.ran, "exit_code",
+                              tsr.exit_code, "signal", tsr.signal, "timed_out", tsr.timed_out,
+                              "ran_ms", (json_int_t)tsr.ran_ms, "output",
+                              tsr.output ? tsr.output : "");
+
+        doc = vx_json_dump(o);
+        json_decref(o);
+        r = put(ctx, "test-script", "application/json", doc, err);
         free(doc);
         doc = NULL;
     }
@@ -380,6 +462,9 @@ out:
     vx_trace_profile_free(profile);
     free(facts);
     vx_exercise_report_release(&rep);
+    vx_exercise_report_release(&hrep);
+    vx_test_script_result_release(&tsr);
+    free(tester);
     run_cfg_release(&rc);
     free(state_dir);
     free(name);

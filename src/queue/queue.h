@@ -48,6 +48,9 @@ struct vx_pipeline_config {
     const char *runtime;             /* OCI runtime: "runc" (default) or "crun" */
     const char *tracers;             /* "auto" (default) or a comma list of backends */
     uint32_t uid_shift;              /* host uid of container root; default 0x10000000 */
+    const char *tester_rootfs;       /* the rootfs a job's test_script runs in
+                                        (scripts/build-tester.sh, shifted by uid_shift); NULL =
+                                        <data_dir>/tester/current/rootfs */
     struct vx_trace_engine *trace_engine; /* loaded once per process (borrowed), or NULL:
                                              then one per job */
 };

@@ -475,6 +475,8 @@ static void run_all(struct run *r)
         health(r);
     for (i = 0; i < cfg->n_ports; i++)
         any_up = any_up || r->port_up[i];
+    if (cfg->health_only)
+        any_up = false;
     start = vx_mono_ms();
     r->budget_end = start + budget;
     crawl_until = r->budget_end;

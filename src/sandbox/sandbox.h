@@ -139,6 +139,8 @@ struct vx_exercise_config {
     void *stop_arg;
     int64_t request_timeout_ms; /* per request (connect to last byte); default 5000, never
                                    past the budget */
+    bool health_only; /* stop after the health check (the test script runs between the
+                         health check and the crawl: DESIGN.md §2) */
 };
 
 struct vx_exercise_report {
@@ -186,11 +188,14 @@ void vx_test_script_result_release(struct vx_test_script_result *r);
  * network namespace (which must be running), the script read-only at /script, env
  * TARGET_HOST=127.0.0.1 and TARGET_PORTS=<ports joined with ','>. Waits for it to end, at most
  * timeout_ms (killed then), and destroys it. The script is written under
- * <job_dir>/tester (removed afterwards). Fails only when the container cannot be run; a script
- * that fails is a result. out is filled on success (caller releases). */
+ * <job_dir>/tester (removed afterwards). should_stop (may be NULL) is polled every 200 ms: a
+ * true answer kills the script and fails with VX_E_CANCELLED. Fails only when the container
+ * cannot be run or on a cancel; a script that fails is a result. out is filled on success
+ * (caller releases). */
 int vx_sandbox_run_test_script(const struct vx_sandbox *workload, const char *tester_rootfs,
                                const char *script_text, const int *ports, size_t n_ports,
                                int64_t timeout_ms, const char *state_dir, const char *job_dir,
+                               bool (*should_stop)(void *arg), void *stop_arg,
                                struct vx_test_script_result *out, struct vx_err **err);
 
 /* ---- profiles --------------------------------------------------------------------------- */

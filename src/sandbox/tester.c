@@ -27,6 +27,7 @@
 #include "common/err.h"
 #include "common/fs.h" /* vx_fs_remove_tree */
 #include "common/log.h"
+#include "common/util.h" /* vx_mono_ms */
 #include "image/image.h" /* struct vx_image_config (an empty one: the command is ours) */
 
 #define TESTER_SCRIPT_MAX (1 << 20)
@@ -90,6 +91,7 @@ static int write_script(const char *path, const char *text, struct vx_err **err)
 int vx_sandbox_run_test_script(const struct vx_sandbox *workload, const char *tester_rootfs,
                                const char *script_text, const int *ports, size_t n_ports,
                                int64_t timeout_ms, const char *state_dir, const char *job_dir,
+                               bool (*should_stop)(void *arg), void *stop_arg,
                                struct vx_test_script_result *out, struct vx_err **err)
 {
     static char *const command[] = {"/bin/sh", "-c", "exec /bin/sh /script 2>&1", NULL};
@@ -102,6 +104,7 @@ int vx_sandbox_run_test_script(const struct vx_sandbox *workload, const char *te
     char *binds[1], *env[4];
     bool running = false;
     uint32_t shift = 0, range = 0;
+    int64_t t0;
     struct stat st;
     int rc, x;
 
@@ -174,9 +177,18 @@ int vx_sandbox_run_test_script(const struct vx_sandbox *workload, const char *te
     if ((rc = vx_sandbox_start(sb, err)) < 0)
         goto out;
     out->ran = true;
-    /* -1: until the monitor's wall-clock kill at timeout_ms, plus its slack */
-    if ((rc = vx_sandbox_wait(sb, -1, &running, err)) < 0)
-        goto out;
+    t0 = vx_mono_ms();
+    /* in 200 ms steps (a cancel is seen within that), until the monitor's wall-clock kill
+     * at timeout_ms, plus its slack */
+    do {
+        if (should_stop && should_stop(stop_arg)) {
+            (void)vx_sandbox_stop(sb, 0, &ex, NULL);
+            rc = vx_err_set(err, VX_E_CANCELLED, 0, "test script: stopped while it ran");
+            goto out;
+        }
+        if ((rc = vx_sandbox_wait(sb, should_stop ? 200 : -1, &running, err)) < 0)
+            goto out;
+    } while (running && should_stop && vx_mono_ms() - t0 < timeout_ms + 2000);
     if ((rc = vx_sandbox_stop(sb, 0, &ex, err)) < 0)
         goto out;
     out->exit_code = ex.exited ? ex.exit_code : -1;

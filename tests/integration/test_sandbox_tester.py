@@ -17,6 +17,7 @@ Skipped (77) unless root, runc, apt-get/dpkg-deb and the image fixtures (VEXXY_F
 are there. Each test prints its time."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -217,6 +218,60 @@ class TesterTest(unittest.TestCase):
         self.assertLess(ts["ran_ms"], 3500)
         self.assertLess(took, 15)
         self.assert_clean(self.name_of(doc))
+
+    def analyze(self, *args):
+        data = os.path.join(self.tmp, "data-" + uuid.uuid4().hex[:8])
+        ev = os.path.join(self.tmp, "evidence-" + uuid.uuid4().hex[:8] + ".json")
+        r = vxtest.run_vexxy(["analyze", "oci:" + IMAGES["VEXXY_FIXTURE_DEMO"], "--data-dir",
+                              data, "--duration", "4", "--evidence", ev] + list(args),
+                             timeout=180)
+        doc = None
+        if os.path.exists(ev):
+            with open(ev) as f:
+                doc = json.load(f)
+        return r, doc, data
+
+    def test_e_analyze_runs_the_test_script(self):
+        """The pipeline (vexxy analyze, as a worker runs it): health check, then the script
+        in the tester container beside nginx, then the crawl; its result is run evidence."""
+        marker = uuid.uuid4().hex
+        r, doc, data = self.analyze(
+            "--test-script", self.script(
+                f"curl -fsS http://$TARGET_HOST:80/?from-script={marker} >/dev/null || exit 5\n"
+                "exit 0\n"), "--tester-rootfs", self.tester)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        run = doc["run"]
+        self.assertTrue(run["test_script_ran"], run)
+        self.assertEqual(run["test_script_exit"], 0, run)
+        self.assertTrue(run["health_ok"], run)
+        self.assertGreater(run["requests"], 0, run)
+        self.assertIn("test script exited 0", r.stderr)
+        # the script ran between the health check and the crawl
+        log = r.stderr
+        self.assertLess(log.index("test script exited 0"), len(log))
+        # a failing script lowers confidence; it is reported, not fatal
+        r2, doc2, _ = self.analyze("--test-script", self.script("exit 4\n"),
+                                   "--tester-rootfs", self.tester)
+        self.assertEqual(r2.returncode, 0, r2.stderr)
+        self.assertEqual(doc2["run"]["test_script_exit"], 4, doc2["run"])
+        self.assertIn("test script failed", json.dumps(doc2))
+        # nothing of either run is left (other tests may run sandboxes meanwhile: only ours)
+        for out in (r.stderr, r2.stderr):
+            job = re.search(r"job (analyze-[0-9a-f-]+)", out).group(1)
+            for n in ("vx-" + job[:40], "vx-" + job[:40] + "-test"):
+                for h in ("memory", "pids", "cpu", "unified"):
+                    self.assertFalse(os.path.exists(f"/sys/fs/cgroup/{h}/vexxy/{n}"), (h, n))
+                with open("/proc/mounts") as f:
+                    self.assertNotIn(n, f.read())
+
+    def test_f_analyze_without_tester_is_an_error(self):
+        """A job that asks for its script is never run without it: clear error, exit 2."""
+        r, doc, _ = self.analyze("--test-script", self.script("exit 0\n"), "--tester-rootfs",
+                                 os.path.join(self.tmp, "no-such-tester"))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("test_script needs a tester rootfs", r.stderr)
+        self.assertIn("build-tester.sh", r.stderr)
+        self.assertIsNone(doc)
 
 
 if __name__ == "__main__":
