@@ -15,6 +15,7 @@ packages=(
     clang libclang-rt-14-dev clang-format    # fuzz build (libFuzzer/ASan runtime), make format
     libjansson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev
     libcmocka-dev uuid-dev
+    libyaml-dev                              # kubeconfig (Kubernetes sandbox backend)
     libarchive-dev libzstd-dev zstd          # image layers: tar, gzip, zstd
     debootstrap docker-registry skopeo apache2-utils  # test images, local registry, htpasswd
     postgresql                               # server binaries for the tests' own cluster
