@@ -58,6 +58,8 @@ struct engine_slot {
 struct vx_trace_engine {
     struct engine_slot slot[N_BACKENDS];
     char *available; /* "fanotify,ebpf" */
+    char *known;     /* every backend's name, from backends[]: "fanotify, ebpf, ..." */
+    char *no_such;   /* vx_trace_engine_why() of a name not in backends[] */
 };
 
 struct tracer_slot {
@@ -101,8 +103,12 @@ struct vx_tracer {
 int vx_trace_engine_new(struct vx_trace_engine **out, struct vx_err **err)
 {
     struct vx_trace_engine *e = vx_xcalloc(1, sizeof(*e));
-    struct vx_buf av = VX_BUF_INIT(4096);
+    struct vx_buf av = VX_BUF_INIT(4096), kn = VX_BUF_INIT(4096);
 
+    for (size_t i = 0; i < N_BACKENDS; i++)
+        vx_buf_addf(&kn, "%s%s", i ? ", " : "", backends[i]->name);
+    e->known = vx_buf_detach(&kn, NULL);
+    e->no_such = vx_xasprintf("no such tracer backend (known: %s)", e->known);
     for (size_t i = 0; i < N_BACKENDS; i++) {
         struct vx_err *perr = NULL;
         int rc = backends[i]->probe(e, &e->slot[i].shared, &perr);
@@ -130,6 +136,8 @@ void vx_trace_engine_free(struct vx_trace_engine *e)
         free(e->slot[i].why);
     }
     free(e->available);
+    free(e->known);
+    free(e->no_such);
     free(e);
 }
 
@@ -151,7 +159,7 @@ const char *vx_trace_engine_why(const struct vx_trace_engine *e, const char *bac
     int i = backend_index(backend, strlen(backend));
 
     if (i < 0)
-        return "no such tracer backend (known: fanotify)";
+        return e->no_such;
     return e->slot[i].ok ? NULL : e->slot[i].why;
 }
 
@@ -199,8 +207,8 @@ static int select_backends(const struct vx_trace_engine *e, const char *spec, si
         if (len == 0)
             return vx_err_set(err, VX_E_USAGE, 0, "empty name in tracer list '%s'", spec);
         if (i < 0)
-            return vx_err_set(err, VX_E_USAGE, 0, "unknown tracer '%.*s' (known: fanotify)",
-                              (int)len, p);
+            return vx_err_set(err, VX_E_USAGE, 0, "unknown tracer '%.*s' (known: %s)", (int)len, p,
+                              e->known);
         if (!e->slot[i].ok)
             return vx_err_set(err, VX_E_UNAVAILABLE, 0, "tracer '%s' is not available here: %s",
                               backends[i]->name, e->slot[i].why ? e->slot[i].why : "?");
