@@ -59,7 +59,8 @@ int kube_status_err(long status, const char *body, size_t len, const char *what,
 /* Maps a transport failure to VX_E_NETWORK with curl's message. Returns -code. */
 int kube_curl_err(CURLcode cc, const char *errbuf, const char *what, struct vx_err **err);
 /* true for curl failures worth retrying (connection refused/reset, timeouts). TLS
- * verification failures are not. 'sent' = the request may have reached the server. */
+ * verification failures are not. Without 'idempotent' only failures where nothing can have
+ * reached the server (no connection) are. */
 bool kube_curl_retriable(CURLcode cc, bool idempotent);
 /* Sleeps ms in short slices; returns false early when should_stop says so. */
 bool kube_sleep(int64_t ms, bool (*should_stop)(void *arg), void *arg);

@@ -158,6 +158,9 @@ static enum wend watch_once(struct wstate *w, const char *url, bool (*should_sto
     curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, on_stream);
     curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
     curl_easy_setopt(w->h, CURLOPT_ERRORBUFFER, errbuf);
+    /* a silent half-dead connection: the server would have ended the stream by now */
+    curl_easy_setopt(w->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(w->h, CURLOPT_LOW_SPEED_TIME, (long)SERVER_TIMEOUT_S + 30);
     curl_multi_add_handle(m, w->h);
     for (;;) {
         CURLMsg *msg;
