@@ -179,8 +179,12 @@ static void run_job(struct slot *sl, const struct vx_job_rec *job)
         o = slot_check(sl);
         if (o != OUT_DONE)
             break;
-        if (ph->run(&ctx, &err) < 0)
+        if (ph->run(&ctx, &err) < 0) {
+            /* a phase that stopped for a cancel or a shutdown fails: that is not the job's
+             * failure */
+            o = slot_check(sl);
             break;
+        }
         o = slot_check(sl);
         if (o != OUT_DONE)
             break;
@@ -352,7 +356,7 @@ int vx_workers_start(const struct vx_workers_config *cfg, struct vx_store *store
     if (w->cfg.lease_ms <= 0)
         w->cfg.lease_ms = 30000;
     if (w->cfg.heartbeat_ms <= 0)
-        w->cfg.heartbeat_ms = w->cfg.lease_ms / 3 < 2000 ? w->cfg.lease_ms / 3 : 2000;
+        w->cfg.heartbeat_ms = w->cfg.lease_ms / 3 < 1000 ? w->cfg.lease_ms / 3 : 1000;
     if (w->cfg.heartbeat_ms < 10)
         w->cfg.heartbeat_ms = 10;
     if (w->cfg.reap_interval_ms == 0)

@@ -93,6 +93,58 @@ class ServicePipelineTest(vxtest.ServerTestCase):
         with open("/proc/mounts") as f:
             self.assertNotIn(self.srv.data_dir, f.read())
 
+    def test_cancel_kills_the_workload_within_2s(self):
+        """DELETE during the sandbox phase: the worker's heartbeat (every second) sees the
+        request, the phase's loop (200 ms) stops, the workload is killed and everything is
+        removed. Timed from the DELETE to the workload's last process gone."""
+        import time
+        with open(IMAGES["VEXXY_FIXTURE_DIGESTS"]) as f:
+            digest = json.load(f)["tiny"]["manifest"]
+        r = self.srv.submit(image_ref="%s/vexxy-test/tiny:latest" % REGISTRY["VEXXY_REGISTRY"],
+                            image_digest=digest, profile="minimal",
+                            config={"analysis_duration": 120, "test_timeout": 300,
+                                    "command": ["busybox", "sleep", "600"]})
+        self.assertEqual(r.status, 202, r.body)
+        job = r.json["job_id"]
+        name = "vx-" + job[:40]
+        procs = "/sys/fs/cgroup/pids/vexxy/%s/cgroup.procs" % name
+
+        def pids():
+            try:
+                with open(procs) as f:
+                    return f.read().split()
+            except OSError:
+                return []
+        deadline = time.monotonic() + 60
+        while not pids():
+            st = self.srv.status(job).json
+            self.assertNotIn(st["status"], ("complete", "failed", "cancelled"), st)
+            self.assertLess(time.monotonic(), deadline, ("the workload never started", st))
+            time.sleep(0.05)
+        time.sleep(0.5)  # past create: the workload runs
+        first = pids()
+        self.assertTrue(first, "the workload is not running")
+        t0 = time.monotonic()
+        d = self.srv.request("DELETE", "/api/v1/analysis/%s" % job)
+        print("  workload pids %s; DELETE answered in %.3f s" % (first, time.monotonic() - t0),
+              file=sys.stderr)
+        self.assertIn(d.status, (200, 202), d.body)
+        while pids():
+            self.assertLess(time.monotonic() - t0, 10, "the workload outlived the cancel")
+            time.sleep(0.02)
+        took = time.monotonic() - t0
+        print("  cancel -> workload gone: %.2f s" % took, file=sys.stderr)
+        self.assertLess(took, 2.0)
+        st = self.srv.wait_status(job, lambda s: s["status"] in ("complete", "failed",
+                                                                 "cancelled"), 30)
+        self.assertEqual(st["status"], "cancelled", st)
+        for h in ("memory", "pids", "cpu", "unified"):
+            self.assertFalse(os.path.exists("/sys/fs/cgroup/%s/vexxy/%s" % (h, name)), h)
+        with open("/proc/mounts") as f:
+            self.assertNotIn(name, f.read())
+        sb = os.path.join(self.srv.data_dir, "jobs", job, "sandbox")
+        self.assertEqual(os.listdir(sb) if os.path.isdir(sb) else [], [])
+
 
 if __name__ == "__main__":
     if os.geteuid() != 0:
