@@ -328,7 +328,9 @@ def run_tests(c, fake, small, kc, certs, other):
     small.ctl("POST", "/_fake/script", {"match": "g", "run_ms": 800})
     r = c.run(ks, "create", B, "jobs", obj=job("g1"))
     check(r["rc"] == 0, "create on the small-window server", r)
-    time.sleep(0.3)  # pod created and running: the window has moved past resourceVersion 1
+    # pod created and running: the window moves past resourceVersion 1
+    check(wait_for(lambda: int(small.ctl("GET", "/_fake/watches")["oldest"]) > 1),
+          "the small server's window moved on")
     r = c.run(ks, "watch-job", "g1", "1", "10000")
     lists = [q for q in small.requests() if q.get("method") == "GET"
              and q.get("path", "").endswith("/jobs") and "watch" not in str(q.get("query"))]
