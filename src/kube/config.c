@@ -28,17 +28,17 @@
 #include <unistd.h>
 #include <yaml.h> /* libyaml: the kubeconfig */
 
-#include "kube/kube_int.h" /* struct vx_kube */
-#include "common/alloc.h"  /* vx_xstrdup, vx_xasprintf */
+#include "kube/kube_int.h"  /* struct vx_kube */
+#include "common/alloc.h"   /* vx_xstrdup, vx_xasprintf */
 #include "common/cleanup.h" /* vx_steal_ptr */
-#include "common/err.h"    /* vx_err_set, vx_err_field */
-#include "common/util.h"   /* vx_mono_ms */
+#include "common/err.h"     /* vx_err_set, vx_err_field */
+#include "common/util.h"    /* vx_mono_ms */
 
-#define KUBECONFIG_MAX   (1u << 20)
-#define YAML_MAX_NODES   100000
-#define YAML_MAX_DEPTH   64
-#define NAMESPACE_MAX    253
-#define DEFAULT_SA_DIR   "/var/run/secrets/kubernetes.io/serviceaccount"
+#define KUBECONFIG_MAX (1u << 20)
+#define YAML_MAX_NODES 100000
+#define YAML_MAX_DEPTH 64
+#define NAMESPACE_MAX  253
+#define DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 int kube_read_file(const char *path, size_t max, char **out, size_t *len, struct vx_err **err)
 {
@@ -193,8 +193,8 @@ static json_t *yaml_node_json(struct yconv *c, yaml_node_t *n, int depth)
     }
     case YAML_SEQUENCE_NODE:
         v = json_array();
-        for (yaml_node_item_t *it = n->data.sequence.items.start;
-             it < n->data.sequence.items.top; it++) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
             json_t *e = yaml_node_json(c, yaml_document_get_node(c->doc, *it), depth + 1);
             if (!e)
                 goto fail;
@@ -239,10 +239,10 @@ static int yaml_to_json(const char *path, const char *text, size_t len, json_t *
         return vx_err_set(err, VX_E_INTERNAL, 0, "yaml parser initialisation failed");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        rc = vx_err_set(err, VX_E_INVALID, 0, "kubeconfig '%s': line %zu column %zu: %s%s%s",
-                        path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                        parser.problem ? parser.problem : "invalid yaml",
-                        parser.context ? " " : "", parser.context ? parser.context : "");
+        rc = vx_err_set(err, VX_E_INVALID, 0, "kubeconfig '%s': line %zu column %zu: %s%s%s", path,
+                        parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                        parser.problem ? parser.problem : "invalid yaml", parser.context ? " " : "",
+                        parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         return rc;
     }
@@ -254,8 +254,8 @@ static int yaml_to_json(const char *path, const char *text, size_t len, json_t *
     v = yaml_node_json(&c, root, 0);
     if (!v) {
         rc = vx_err_set(err, VX_E_TOO_LARGE, 0,
-                        "kubeconfig '%s': more than %d nodes or deeper than %d (alias bomb?)",
-                        path, YAML_MAX_NODES, YAML_MAX_DEPTH);
+                        "kubeconfig '%s': more than %d nodes or deeper than %d (alias bomb?)", path,
+                        YAML_MAX_NODES, YAML_MAX_DEPTH);
         goto out;
     }
     if (!json_is_object(v)) {
@@ -278,11 +278,10 @@ struct kcfg {
     char *dir; /* for relative paths */
 };
 
-static int field_err(struct kcfg *c, struct vx_err **err, const char *field, const char *fmt,
-                     ...) VX_PRINTF(4, 5);
+static int field_err(struct kcfg *c, struct vx_err **err, const char *field, const char *fmt, ...)
+    VX_PRINTF(4, 5);
 
-static int field_err(struct kcfg *c, struct vx_err **err, const char *field, const char *fmt,
-                     ...)
+static int field_err(struct kcfg *c, struct vx_err **err, const char *field, const char *fmt, ...)
 {
     va_list ap;
     char *m;
@@ -376,8 +375,9 @@ static int load_pem(struct kcfg *c, const json_t *obj, const char *prefix, const
         pem->file = resolve_path(c, file);
         if (access(pem->file, R_OK) < 0) {
             snprintf(field, sizeof(field), "%s%s", prefix, key);
-            return vx_err_field(err, VX_E_INVALID, field, "kubeconfig '%s': '%s': cannot read '%s': %s",
-                                c->path, field, pem->file, strerror(errno));
+            return vx_err_field(err, VX_E_INVALID, field,
+                                "kubeconfig '%s': '%s': cannot read '%s': %s", c->path, field,
+                                pem->file, strerror(errno));
         }
     }
     return 0;
@@ -479,8 +479,8 @@ static int load_kubeconfig(struct vx_kube *k, const char *path, const struct vx_
         (rc = get_str(&c, ctx, "namespace", field, &ns, err)) < 0)
         goto out;
     if (!cname || !*cname) {
-        rc = field_err(&c, err, "contexts[].context.cluster", "is missing in context '%s'",
-                       ctxname);
+        rc =
+            field_err(&c, err, "contexts[].context.cluster", "is missing in context '%s'", ctxname);
         goto out;
     }
 
@@ -524,8 +524,9 @@ static int load_kubeconfig(struct vx_kube *k, const char *path, const struct vx_
             if (!token && !token_file && !k->cert.file && !k->cert.data) {
                 snprintf(field, sizeof(field), "users[%zu].user.%s", ui,
                          json_object_get(user, "exec") ? "exec" : "auth-provider");
-                rc = field_err(&c, err, field, "is not supported: use a token or a client "
-                                               "certificate");
+                rc = field_err(&c, err, field,
+                               "is not supported: use a token or a client "
+                               "certificate");
                 goto out;
             }
         }
@@ -561,8 +562,7 @@ out:
     return rc;
 }
 
-static int load_in_cluster(struct vx_kube *k, const struct vx_kube_options *o,
-                           struct vx_err **err)
+static int load_in_cluster(struct vx_kube *k, const struct vx_kube_options *o, struct vx_err **err)
 {
     const char *dir = o->serviceaccount_dir ? o->serviceaccount_dir : DEFAULT_SA_DIR;
     const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -592,8 +592,7 @@ static int load_in_cluster(struct vx_kube *k, const struct vx_kube_options *o,
     }
     k->ca.file = vx_xasprintf("%s/ca.crt", dir);
     if (access(k->ca.file, R_OK) < 0) {
-        rc = vx_err_set(err, VX_E_INVALID, errno, "in-cluster service account: '%s'",
-                        k->ca.file);
+        rc = vx_err_set(err, VX_E_INVALID, errno, "in-cluster service account: '%s'", k->ca.file);
         goto out;
     }
     if (!o->namespace_) {

@@ -28,13 +28,13 @@
 #include <jansson.h>
 #include <time.h>
 
-#include "kube/kube_int.h" /* struct vx_kube, kube_setup_handle */
-#include "common/alloc.h"  /* vx_xasprintf */
+#include "kube/kube_int.h"  /* struct vx_kube, kube_setup_handle */
+#include "common/alloc.h"   /* vx_xasprintf */
 #include "common/buf.h"     /* vx_buf: capped bodies */
 #include "common/cleanup.h" /* vx_steal_ptr */
-#include "common/err.h"    /* vx_err_set */
-#include "common/json.h"   /* vx_json_parse, vx_json_dump */
-#include "common/util.h"   /* vx_random_bytes */
+#include "common/err.h"     /* vx_err_set */
+#include "common/json.h"    /* vx_json_parse, vx_json_dump */
+#include "common/util.h"    /* vx_random_bytes */
 
 #define BACKOFF_MAX_MS 30000
 #define TAIL_MAX       (256u << 20)
@@ -215,10 +215,10 @@ int kube_status_err(long status, const char *body, size_t len, const char *what,
         code = status >= 500 ? VX_E_UNAVAILABLE : VX_E_INVALID;
         break;
     }
-    if (!msg && len > 0)
-        ex = excerpt(body, len);
+    if (!msg)
+        msg = ex = len > 0 ? excerpt(body, len) : vx_xstrdup("(no body)");
     rc = vx_err_set(err, code, 0, "%s: %ld%s%s: %s", what, status, reason ? " " : "",
-                    reason ? reason : "", msg ? msg : ex ? ex : "(no body)");
+                    reason ? reason : "", msg);
     free(ex);
     json_decref(st);
     return rc;
@@ -295,15 +295,14 @@ static bool ok_chars(const char *s, const char *extra)
     return true;
 }
 
-int kube_path(struct vx_kube *k, const char *api, const char *plural, const char *name,
-              char **out, struct vx_err **err)
+int kube_path(struct vx_kube *k, const char *api, const char *plural, const char *name, char **out,
+              struct vx_err **err)
 {
     if (!ok_chars(api, "./-") || api[0] == '/' || !ok_chars(plural, ""))
         return vx_err_set(err, VX_E_INVALID, 0, "kubernetes resource '%s/%s' is not valid",
                           api ? api : "", plural ? plural : "");
     if (name && (!ok_chars(name, ".-") || name[0] == '.' || strlen(name) > 253))
-        return vx_err_set(err, VX_E_INVALID, 0, "kubernetes object name '%s' is not valid",
-                          name);
+        return vx_err_set(err, VX_E_INVALID, 0, "kubernetes object name '%s' is not valid", name);
     if (name)
         *out = vx_xasprintf("/%s/namespaces/%s/%s/%s", api, k->namespace_, plural, name);
     else
@@ -475,14 +474,13 @@ int vx_kube_get(struct vx_kube *k, const char *api, const char *plural, const ch
     if (rc == 0)
         rc = vx_kube_request(k, "GET", path, NULL, out, NULL, err);
     if (rc < 0)
-        vx_err_wrap(err, "get %s '%s' in namespace '%s'", plural, name ? name : "",
-                    k->namespace_);
+        vx_err_wrap(err, "get %s '%s' in namespace '%s'", plural, name ? name : "", k->namespace_);
     free(path);
     return rc;
 }
 
-int vx_kube_list(struct vx_kube *k, const char *api, const char *plural,
-                 const char *label_selector, json_t **out, struct vx_err **err)
+int vx_kube_list(struct vx_kube *k, const char *api, const char *plural, const char *label_selector,
+                 json_t **out, struct vx_err **err)
 {
     char *path = NULL, *full = NULL, *sel = NULL;
     int rc;

@@ -68,7 +68,7 @@ bool kube_sleep(int64_t ms, bool (*should_stop)(void *arg), void *arg);
 char *kube_escape(const char *s);
 /* Collection path "/<api>/namespaces/<ns>/<plural>[/<name>]"; name may be NULL. Fails on
  * names that could escape the path. */
-int kube_path(struct vx_kube *k, const char *api, const char *plural, const char *name,
-              char **out, struct vx_err **err);
+int kube_path(struct vx_kube *k, const char *api, const char *plural, const char *name, char **out,
+              struct vx_err **err);
 
 #endif

@@ -27,13 +27,13 @@
 #include <curl/curl.h> /* the multi interface for sliced polling */
 #include <jansson.h>
 
-#include "kube/kube_int.h" /* kube_setup_handle, kube_status_err */
-#include "common/alloc.h"  /* vx_xasprintf */
+#include "kube/kube_int.h"  /* kube_setup_handle, kube_status_err */
+#include "common/alloc.h"   /* vx_xasprintf */
 #include "common/buf.h"     /* the line buffer */
 #include "common/cleanup.h" /* vx_steal_ptr */
-#include "common/err.h"    /* vx_err_set */
-#include "common/json.h"   /* vx_json_parse */
-#include "common/util.h"   /* vx_mono_ms */
+#include "common/err.h"     /* vx_err_set */
+#include "common/json.h"    /* vx_json_parse */
+#include "common/util.h"    /* vx_mono_ms */
 
 #define POLL_MS          100
 #define SERVER_TIMEOUT_S 290 /* the server closes the stream; we reopen it */
@@ -49,8 +49,8 @@ struct wstate {
     char *rv;              /* owned: where to resume */
     long status;           /* HTTP status, or the code of an ERROR event */
     bool got_event;
-    bool done;         /* on_event returned false */
-    bool error_event;  /* an ERROR event ended the stream */
+    bool done;             /* on_event returned false */
+    bool error_event;      /* an ERROR event ended the stream */
     struct vx_err *cb_err; /* a failure inside the write callback */
 };
 
@@ -124,8 +124,7 @@ static size_t on_stream(char *p, size_t size, size_t n, void *ud)
         bool ok;
 
         if (vx_buf_add(&w->line, p + i, seg) < 0) {
-            vx_err_set(&w->cb_err, VX_E_TOO_LARGE, 0, "watch event over %u bytes",
-                       KUBE_LINE_MAX);
+            vx_err_set(&w->cb_err, VX_E_TOO_LARGE, 0, "watch event over %u bytes", KUBE_LINE_MAX);
             return 0;
         }
         i += seg;
@@ -343,8 +342,7 @@ int vx_kube_watch(struct vx_kube *k, const char *api, const char *plural,
             else if (cc != CURLE_OK)
                 rc = kube_curl_err(cc, errbuf, what, err);
             else
-                rc = vx_err_set(err, VX_E_NETWORK, 0, "%s: the stream keeps closing at once",
-                                what);
+                rc = vx_err_set(err, VX_E_NETWORK, 0, "%s: the stream keeps closing at once", what);
             vx_err_wrap(err, "after %d attempts", failures);
             goto out;
         }

@@ -265,8 +265,8 @@ static void test_bad_configs(void **state)
             continue;
         }
         if (rc == 0 || !strstr(err->msg, bad[i].needle) || !strstr(err->msg, "kubeconfig '"))
-            fail_msg("case %zu: rc %d, message '%s', wanted '%s'", i, rc,
-                     err ? err->msg : "(none)", bad[i].needle);
+            fail_msg("case %zu: rc %d, message '%s', wanted '%s'", i, rc, err ? err->msg : "(none)",
+                     bad[i].needle);
         assert_int_equal(rc, -bad[i].code);
         vx_err_free(&err);
     }
@@ -283,11 +283,12 @@ static void test_missing_current_context_field(void **state)
     assert_string_equal(err->field, "current-context");
     vx_err_free(&err);
     /* a context given by name does not need current-context */
-    assert_int_equal(open_text(f,
-                               "contexts:\n- name: x\n  context: {cluster: c}\n"
-                               "clusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:8080'}\n",
-                               "x", NULL, &k, &err),
-                     0);
+    assert_int_equal(
+        open_text(f,
+                  "contexts:\n- name: x\n  context: {cluster: c}\n"
+                  "clusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:8080'}\n",
+                  "x", NULL, &k, &err),
+        0);
     assert_true(k->plain_http); /* plain http is fine to loopback (tests) */
     vx_kube_close(k);
 }
@@ -366,8 +367,8 @@ static void test_base64(void **state)
     static const struct {
         const char *in, *out;
     } ok[] = {
-        {"", ""},           {"QQ==", "A"},   {"QUI=", "AB"},         {"QUJD", "ABC"},
-        {"QUJD\nRA==", "ABCD"}, {"QQ", "A"}, {" Q U J D ", "ABC"},
+        {"", ""},    {"QQ==", "A"},        {"QUI=", "AB"}, {"QUJD", "ABC"}, {"QUJD\nRA==", "ABCD"},
+        {"QQ", "A"}, {" Q U J D ", "ABC"},
     };
     static const char *const ko[] = {"Q", "QQ=A", "QUJD!", "QQ===", "Q=Q="};
     char *out;
@@ -405,8 +406,9 @@ static void test_status_mapping(void **state)
          "{\"kind\":\"Status\",\"reason\":\"Forbidden\",\"message\":\"pods \\\"p\\\" is "
          "forbidden: exceeded quota: compute, requested: cpu=2\"}",
          "exceeded quota: compute", VX_E_QUOTA},
-        {404, "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"message\":\"jobs.batch \\\"j\\\" "
-              "not found\"}",
+        {404,
+         "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"message\":\"jobs.batch \\\"j\\\" "
+         "not found\"}",
          "404 NotFound: jobs.batch \"j\" not found", VX_E_NOT_FOUND},
         {409, "{\"kind\":\"Status\",\"reason\":\"AlreadyExists\",\"message\":\"exists\"}",
          "409 AlreadyExists", VX_E_CONFLICT},

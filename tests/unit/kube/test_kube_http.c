@@ -149,8 +149,7 @@ static void test_plain_and_429(void **state)
 
 static void test_body_cap(void **state)
 {
-    struct srv s = {.resp = {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"},
-                    .flood = 20u << 20};
+    struct srv s = {.resp = {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"}, .flood = 20u << 20};
     char dir[64];
     struct vx_kube *k;
     struct vx_err *err = NULL;
@@ -171,16 +170,16 @@ static bool count_events(const char *type, const json_t *obj, void *arg)
 {
     json_t *seen = arg;
 
-    json_array_append_new(seen, json_sprintf("%s %s", type,
-                                             json_string_value(json_object_get(
-                                                 json_object_get(obj, "metadata"), "name"))));
+    json_array_append_new(
+        seen,
+        json_sprintf("%s %s", type,
+                     json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"))));
     return strcmp(type, "DELETED") != 0;
 }
 
 static void test_watch_line_cap(void **state)
 {
-    struct srv s = {.resp = {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"},
-                    .flood = 6u << 20};
+    struct srv s = {.resp = {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"}, .flood = 6u << 20};
     char dir[64];
     struct vx_kube *k;
     struct vx_err *err = NULL;
@@ -189,9 +188,9 @@ static void test_watch_line_cap(void **state)
     (void)state;
     srv_start(&s);
     k = client(s.port, dir, sizeof(dir));
-    assert_int_equal(vx_kube_watch(k, "apis/batch/v1", "jobs", NULL, "5", 10000, count_events,
-                                   seen, NULL, &err),
-                     -VX_E_TOO_LARGE);
+    assert_int_equal(
+        vx_kube_watch(k, "apis/batch/v1", "jobs", NULL, "5", 10000, count_events, seen, NULL, &err),
+        -VX_E_TOO_LARGE);
     vx_err_free(&err);
     json_decref(seen);
     done(k, dir);
@@ -204,11 +203,10 @@ static void test_watch_line_cap(void **state)
 
 static void test_watch_resume(void **state)
 {
-    struct srv s = {.resp = {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" EV("ADDED", "a", "6")
-                             "\r\n\n" EV("BOOKMARK", "", "7") "\n" EV("MODIFIED", "a", "8")
-                             "\n{\"type\":\"MOD",
-                             "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" EV("DELETED", "a",
-                                                                               "9") "\n"}};
+    struct srv s = {
+        .resp = {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" EV("ADDED", "a", "6") "\r\n\n" EV(
+                     "BOOKMARK", "", "7") "\n" EV("MODIFIED", "a", "8") "\n{\"type\":\"MOD",
+                 "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" EV("DELETED", "a", "9") "\n"}};
     char dir[64];
     struct vx_kube *k;
     struct vx_err *err = NULL;
