@@ -22,6 +22,7 @@
 
 #include "kube/kube.h"
 
+#include <arpa/inet.h> /* inet_pton: is the server loopback */
 #include <curl/curl.h> /* curl_global_init, curl_url for the server URL check */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -385,8 +386,12 @@ static int load_pem(struct kcfg *c, const json_t *obj, const char *prefix, const
 
 static bool is_loopback(const char *host)
 {
-    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-           strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+    struct in_addr a;
+
+    /* numeric only: a name like "127.example.com" is not loopback */
+    if (inet_pton(AF_INET, host, &a) == 1)
+        return (ntohl(a.s_addr) >> 24) == 127;
+    return strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
 }
 
 /* Checks and stores the server URL: https, or http to a loopback address. */

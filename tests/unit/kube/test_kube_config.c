@@ -221,6 +221,9 @@ static const struct {
      "  cluster: {server: 'http://kube.example'}\n",
      "must be https", VX_E_INVALID},
     {"current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n"
+     "  cluster: {server: 'http://127.0.0.1.example.com:80'}\n",
+     "must be https", VX_E_INVALID},
+    {"current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n"
      "  cluster: {server: 'https://a', insecure-skip-tls-verify: true}\n",
      "'clusters[0].cluster.insecure-skip-tls-verify'", VX_E_INVALID},
     {"current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n"
