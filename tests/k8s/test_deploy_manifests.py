@@ -137,8 +137,8 @@ def main():
         skipped.append("schema validation: node or the npm package kubernetes-models is missing "
                        "(the k8s fixture, tests/k8s/setup.sh)")
     if not kubectl:
-        skipped.append("kubectl apply --dry-run=client: no kubectl (Debian package "
-                       "kubernetes-client, scripts/install-deps.sh)")
+        skipped.append("kubectl apply --dry-run=client: no kubectl on PATH (Debian 12 has it "
+                       "in the package kubernetes-client)")
     elif not (have_node and have_pkg):
         skipped.append("kubectl apply --dry-run=client: needs the fake API server (node + "
                        "kubernetes-models) for discovery")
