@@ -27,6 +27,12 @@ packages=(
     libbpf-dev bpftool strace                # trace eBPF backend: libbpf, vmlinux.h + skeleton (clang above)
 )
 
+# Tools the Kubernetes tests use, from Debian only where the machine has none of its own (a
+# kubectl or node from elsewhere owns the same paths; installing Debian's beside it fails).
+command -v kubectl >/dev/null || packages+=(kubernetes-client) # deploy/ dry-run check
+command -v node >/dev/null || packages+=(nodejs)               # tests/k8s fake API server
+command -v npm >/dev/null || packages+=(npm)                   # its schema package
+
 installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }
