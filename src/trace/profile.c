@@ -656,3 +656,398 @@ char *vx_trace_profile_json(const struct vx_trace_profile *p)
     json_decref(root);
     return out;
 }
+
+/* ---- reading the JSON form back ------------------------------------------------------------
+ *
+ * The profile of a Kubernetes run arrives in the tracer sidecar's log: untrusted bytes. Every
+ * field vx_trace_profile_json writes is required with its type, every count and string has a
+ * cap, and an error names the JSON path at fault ("files[3].how[1]"). Unknown members are
+ * ignored (a newer writer may add some). */
+
+#define PARSE_MAX_INPUT    (64u << 20)
+#define PARSE_MAX_FILES    (1u << 20)
+#define PARSE_MAX_PROCS    (1u << 18)
+#define PARSE_MAX_NET      (1u << 16)
+#define PARSE_MAX_SYSCALLS 1024u
+#define PARSE_MAX_SYMBOLS  4096u
+#define PARSE_MAX_BACKENDS 32u
+#define PARSE_MAX_ARGV     32u
+#define PARSE_MAX_ARG      256u
+#define PARSE_MAX_PATH     4096u
+#define PARSE_MAX_TEXT     4096u /* names, errors, addresses */
+
+static int bad(struct vx_err **err, const char *where, const char *key, const char *what)
+{
+    return vx_err_set(err, VX_E_INVALID, 0, "profile %s%s%s: %s", where, *where && key ? "." : "",
+                      key ? key : "", what);
+}
+
+static int get_member(const json_t *o, const char *where, const char *key, json_t **out,
+                      struct vx_err **err)
+{
+    *out = json_object_get(o, key);
+    if (!*out)
+        return bad(err, where, key, "missing");
+    return 0;
+}
+
+static int get_i64(const json_t *o, const char *where, const char *key, int64_t min, int64_t max,
+                   int64_t *out, struct vx_err **err)
+{
+    json_t *v;
+    int r = get_member(o, where, key, &v, err);
+
+    if (r < 0)
+        return r;
+    if (!json_is_integer(v))
+        return bad(err, where, key, "not an integer");
+    if (json_integer_value(v) < min || json_integer_value(v) > max)
+        return bad(err, where, key, "out of range");
+    *out = (int64_t)json_integer_value(v);
+    return 0;
+}
+
+static int get_bool(const json_t *o, const char *where, const char *key, bool *out,
+                    struct vx_err **err)
+{
+    json_t *v;
+    int r = get_member(o, where, key, &v, err);
+
+    if (r < 0)
+        return r;
+    if (!json_is_boolean(v))
+        return bad(err, where, key, "not a boolean");
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* A string value (no NUL inside, at most max bytes); owned copy in *out. */
+static int str_value(const json_t *v, const char *where, const char *key, size_t max, char **out,
+                     struct vx_err **err)
+{
+    if (!json_is_string(v))
+        return bad(err, where, key, "not a string");
+    if (json_string_length(v) > max)
+        return bad(err, where, key, "too long");
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return bad(err, where, key, "holds a NUL character");
+    *out = vx_xstrdup(json_string_value(v));
+    return 0;
+}
+
+/* A string member; with nullable, JSON null gives *out = NULL. */
+static int get_str(const json_t *o, const char *where, const char *key, bool nullable, size_t max,
+                   char **out, struct vx_err **err)
+{
+    json_t *v;
+    int r = get_member(o, where, key, &v, err);
+
+    *out = NULL;
+    if (r < 0)
+        return r;
+    if (nullable && json_is_null(v))
+        return 0;
+    return str_value(v, where, key, max, out, err);
+}
+
+static int get_array(const json_t *o, const char *where, const char *key, size_t max, json_t **out,
+                     struct vx_err **err)
+{
+    int r = get_member(o, where, key, out, err);
+
+    if (r < 0)
+        return r;
+    if (!json_is_array(*out))
+        return bad(err, where, key, "not an array");
+    if (json_array_size(*out) > max)
+        return bad(err, where, key, "too many entries");
+    return 0;
+}
+
+/* The object at a[i], its path written into where[len]. */
+static int item_object(const json_t *a, size_t i, const char *key, char *where, size_t len,
+                       json_t **out, struct vx_err **err)
+{
+    snprintf(where, len, "%s[%zu]", key, i);
+    *out = json_array_get(a, i);
+    if (!json_is_object(*out))
+        return bad(err, where, NULL, "not an object");
+    return 0;
+}
+
+static int parse_how(const json_t *a, const char *where, unsigned *how, struct vx_err **err)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {
+        {VX_HOW_OPEN, "open"},     {VX_HOW_EXEC, "exec"},     {VX_HOW_MMAP_EXEC, "mmap-exec"},
+        {VX_HOW_INTERP, "interp"}, {VX_HOW_NEEDED, "needed"},
+    };
+    size_t i;
+
+    *how = 0;
+    for (i = 0; i < json_array_size(a); i++) {
+        const char *s = json_string_value(json_array_get(a, i));
+        char sub[32];
+        size_t k;
+
+        snprintf(sub, sizeof(sub), "how[%zu]", i);
+        for (k = 0; s && k < VX_ARRAY_SIZE(names); k++)
+            if (!strcmp(s, names[k].name))
+                break;
+        if (!s || k == VX_ARRAY_SIZE(names))
+            return bad(err, where, sub, "not one of open, exec, mmap-exec, interp, needed");
+        *how |= names[k].bit;
+    }
+    return 0;
+}
+
+static int parse_backends(struct vx_trace_profile *p, const json_t *a, struct vx_err **err)
+{
+    char where[64];
+    int r = 0;
+
+    p->backends = vx_xcalloc(json_array_size(a) + 1, sizeof(*p->backends));
+    for (size_t i = 0; i < json_array_size(a) && r == 0; i++) {
+        struct vx_trace_backend_stat *b = &p->backends[i];
+        json_t *o;
+
+        p->n_backends++;
+        if ((r = item_object(a, i, "backends", where, sizeof(where), &o, err)) < 0 ||
+            (r = get_str(o, where, "name", false, PARSE_MAX_TEXT, &b->name, err)) < 0 ||
+            (r = get_bool(o, where, "ran", &b->ran, err)) < 0 ||
+            (r = get_i64(o, where, "events", INT64_MIN, INT64_MAX, &b->events, err)) < 0 ||
+            (r = get_i64(o, where, "lost", INT64_MIN, INT64_MAX, &b->lost, err)) < 0)
+            break;
+        r = get_str(o, where, "error", true, PARSE_MAX_TEXT, &b->error, err);
+    }
+    return r;
+}
+
+static int parse_file(struct vx_trace_profile *p, const json_t *o, const char *where,
+                      struct vx_trace_file *f, struct vx_err **err)
+{
+    json_t *a;
+    int64_t v;
+    int r;
+
+    if ((r = get_str(o, where, "path", false, PARSE_MAX_PATH, &f->path, err)) < 0)
+        return r;
+    if ((r = get_i64(o, where, "dev", INT64_MIN, INT64_MAX, &v, err)) < 0)
+        return r;
+    f->dev = (uint64_t)v; /* written as the signed image of the u64 */
+    if ((r = get_i64(o, where, "ino", INT64_MIN, INT64_MAX, &v, err)) < 0)
+        return r;
+    f->ino = (uint64_t)v;
+    if ((r = get_array(o, where, "how", 16, &a, err)) < 0 ||
+        (r = parse_how(a, where, &f->how, err)) < 0)
+        return r;
+    if ((r = get_i64(o, where, "first_ms", INT64_MIN, INT64_MAX, &f->first_ms, err)) < 0 ||
+        (r = get_i64(o, where, "count", INT64_MIN, INT64_MAX, &f->count, err)) < 0)
+        return r;
+    if ((r = get_array(o, where, "pids", VX_ARRAY_SIZE(f->pids), &a, err)) < 0)
+        return r;
+    for (size_t k = 0; k < json_array_size(a); k++) {
+        json_t *pv = json_array_get(a, k);
+
+        if (!json_is_integer(pv) || json_integer_value(pv) < INT32_MIN ||
+            json_integer_value(pv) > INT32_MAX)
+            return bad(err, where, "pids", "holds a value that is not a pid");
+        f->pids[f->n_pids++] = (pid_t)json_integer_value(pv);
+    }
+    if ((r = get_array(o, where, "backends", PARSE_MAX_BACKENDS, &a, err)) < 0)
+        return r;
+    for (size_t k = 0; k < json_array_size(a); k++) {
+        const char *name = json_string_value(json_array_get(a, k));
+        size_t b;
+
+        for (b = 0; name && b < p->n_backends && b < 32; b++)
+            if (!strcmp(p->backends[b].name, name))
+                break;
+        if (!name || b == p->n_backends || b == 32)
+            return bad(err, where, "backends", "names a backend the profile does not list");
+        f->backends |= 1u << b;
+    }
+    return 0;
+}
+
+static int parse_proc(const json_t *o, const char *where, struct vx_trace_proc *pr,
+                      struct vx_err **err)
+{
+    json_t *a, *end;
+    int64_t v;
+    int r;
+
+    if ((r = get_i64(o, where, "pid", INT32_MIN, INT32_MAX, &v, err)) < 0)
+        return r;
+    pr->pid = (pid_t)v;
+    if ((r = get_i64(o, where, "ppid", INT32_MIN, INT32_MAX, &v, err)) < 0)
+        return r;
+    pr->ppid = (pid_t)v;
+    if ((r = get_str(o, where, "exe", true, PARSE_MAX_PATH, &pr->exe, err)) < 0)
+        return r;
+    if ((r = get_array(o, where, "argv", PARSE_MAX_ARGV, &a, err)) < 0)
+        return r;
+    pr->argv = vx_xcalloc(json_array_size(a) + 1, sizeof(char *));
+    for (size_t k = 0; k < json_array_size(a); k++) {
+        char sub[32];
+
+        snprintf(sub, sizeof(sub), "argv[%zu]", k);
+        if ((r = str_value(json_array_get(a, k), where, sub, PARSE_MAX_ARG, &pr->argv[k], err)) <
+            0)
+            return r;
+        pr->argc++;
+    }
+    if ((r = get_member(o, where, "end_ms", &end, err)) < 0)
+        return r;
+    if (json_is_null(end))
+        pr->end_ms = -1;
+    else if ((r = get_i64(o, where, "end_ms", 0, INT64_MAX, &pr->end_ms, err)) < 0)
+        return r; /* -1 is written as null: a negative end cannot come back the same */
+    if ((r = get_i64(o, where, "start_ms", INT64_MIN, INT64_MAX, &pr->start_ms, err)) < 0 ||
+        (r = get_i64(o, where, "exit_code", INT32_MIN, INT32_MAX, &v, err)) < 0)
+        return r;
+    pr->exit_code = (int)v;
+    return 0;
+}
+
+static int parse_symbol(const json_t *o, const char *where, struct vx_trace_symbol *s,
+                        struct vx_err **err)
+{
+    int64_t v;
+    int r;
+
+    if ((r = get_str(o, where, "path", false, PARSE_MAX_PATH, &s->path, err)) < 0 ||
+        (r = get_str(o, where, "symbol", false, PARSE_MAX_TEXT, &s->symbol, err)) < 0 ||
+        (r = get_i64(o, where, "offset", INT64_MIN, INT64_MAX, &v, err)) < 0)
+        return r;
+    s->offset = (uint64_t)v;
+    if ((r = get_bool(o, where, "resolved", &s->resolved, err)) < 0 ||
+        (r = get_bool(o, where, "attached", &s->attached, err)) < 0 ||
+        (r = get_i64(o, where, "count", INT64_MIN, INT64_MAX, &s->count, err)) < 0)
+        return r;
+    return get_str(o, where, "error", true, PARSE_MAX_TEXT, &s->error, err);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int parse_profile(const json_t *root, struct vx_trace_profile *p, struct vx_err **err)
+{
+    json_t *a, *win, *o;
+    char where[64];
+    int64_t dur;
+    bool sorted = true;
+    int r;
+
+    if (!json_is_object(root))
+        return vx_err_set(err, VX_E_INVALID, 0, "profile: not a JSON object");
+    if ((r = get_bool(root, "", "complete", &p->complete, err)) < 0 ||
+        (r = get_member(root, "", "window", &win, err)) < 0)
+        return r;
+    if (!json_is_object(win))
+        return bad(err, "", "window", "not an object");
+    if ((r = get_i64(win, "window", "start_ms", INT64_MIN, INT64_MAX, &p->start_ms, err)) < 0 ||
+        (r = get_i64(win, "window", "end_ms", INT64_MIN, INT64_MAX, &p->end_ms, err)) < 0 ||
+        (r = get_i64(win, "window", "duration_ms", INT64_MIN, INT64_MAX, &dur, err)) < 0)
+        return r;
+
+    if ((r = get_array(root, "", "backends", PARSE_MAX_BACKENDS, &a, err)) < 0 ||
+        (r = parse_backends(p, a, err)) < 0)
+        return r;
+
+    if ((r = get_array(root, "", "files", PARSE_MAX_FILES, &a, err)) < 0)
+        return r;
+    p->files = vx_xcalloc(json_array_size(a) + 1, sizeof(*p->files));
+    p->cap_files = json_array_size(a) + 1;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        p->n_files++;
+        if ((r = item_object(a, i, "files", where, sizeof(where), &o, err)) < 0 ||
+            (r = parse_file(p, o, where, &p->files[i], err)) < 0)
+            return r;
+        if (i > 0 && strcmp(p->files[i - 1].path, p->files[i].path) > 0)
+            sorted = false;
+    }
+    /* consumers binary-search the files: a writer that did not sort gets sorted */
+    if (!sorted)
+        qsort(p->files, p->n_files, sizeof(*p->files), cmp_file);
+
+    if ((r = get_array(root, "", "processes", PARSE_MAX_PROCS, &a, err)) < 0)
+        return r;
+    p->procs = vx_xcalloc(json_array_size(a) + 1, sizeof(*p->procs));
+    p->cap_procs = json_array_size(a) + 1;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        p->n_procs++;
+        if ((r = item_object(a, i, "processes", where, sizeof(where), &o, err)) < 0 ||
+            (r = parse_proc(o, where, &p->procs[i], err)) < 0)
+            return r;
+    }
+
+    if ((r = get_array(root, "", "network", PARSE_MAX_NET, &a, err)) < 0)
+        return r;
+    p->net = vx_xcalloc(json_array_size(a) + 1, sizeof(*p->net));
+    p->cap_net = json_array_size(a) + 1;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        struct vx_trace_net *n = &p->net[i];
+        int64_t port;
+
+        p->n_net++;
+        if ((r = item_object(a, i, "network", where, sizeof(where), &o, err)) < 0 ||
+            (r = get_str(o, where, "kind", false, PARSE_MAX_TEXT, &n->kind, err)) < 0 ||
+            (r = get_str(o, where, "addr", false, PARSE_MAX_TEXT, &n->addr, err)) < 0 ||
+            (r = get_i64(o, where, "port", 0, 65535, &port, err)) < 0 ||
+            (r = get_i64(o, where, "count", INT64_MIN, INT64_MAX, &n->count, err)) < 0)
+            return r;
+        n->port = (int)port;
+    }
+
+    if ((r = get_array(root, "", "syscalls", PARSE_MAX_SYSCALLS, &a, err)) < 0)
+        return r;
+    p->syscalls = vx_xcalloc(json_array_size(a) + 1, sizeof(char *));
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        snprintf(where, sizeof(where), "syscalls[%zu]", i);
+        if ((r = str_value(json_array_get(a, i), "", where, 64, &p->syscalls[i], err)) < 0)
+            return r;
+        p->n_syscalls++;
+    }
+    if (p->n_syscalls > 1)
+        qsort(p->syscalls, p->n_syscalls, sizeof(char *), cmp_str);
+
+    if ((r = get_array(root, "", "symbols", PARSE_MAX_SYMBOLS, &a, err)) < 0)
+        return r;
+    p->symbols = vx_xcalloc(json_array_size(a) + 1, sizeof(*p->symbols));
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        p->n_symbols++;
+        if ((r = item_object(a, i, "symbols", where, sizeof(where), &o, err)) < 0 ||
+            (r = parse_symbol(o, where, &p->symbols[i], err)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+int vx_trace_profile_parse(const char *json, size_t len, struct vx_trace_profile **out,
+                           struct vx_err **err)
+{
+    struct vx_trace_profile *p = NULL;
+    json_t *root = NULL;
+    int r;
+
+    *out = NULL;
+    if (len > PARSE_MAX_INPUT)
+        return vx_err_set(err, VX_E_TOO_LARGE, 0, "profile: over %u MiB", PARSE_MAX_INPUT >> 20);
+    r = vx_json_parse(json, len, &root, err);
+    if (r < 0)
+        return vx_err_wrap(err, "profile");
+    p = vx_xcalloc(1, sizeof(*p));
+    r = parse_profile(root, p, err);
+    json_decref(root);
+    if (r < 0) {
+        vx_trace_profile_free(p);
+        return r;
+    }
+    *out = p;
+    return 0;
+}

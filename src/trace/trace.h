@@ -105,6 +105,12 @@ void vx_trace_profile_free(struct vx_trace_profile *p);
  * "ino","how":["open","exec",...],"first_ms","count","pids"}],"processes":[...],
  * "network":[...],"syscalls":[...],"symbols":[...]}. Caller frees. */
 char *vx_trace_profile_json(const struct vx_trace_profile *p);
+/* The inverse of vx_trace_profile_json, for a profile that crossed a process boundary (the
+ * Kubernetes tracer sidecar's report: untrusted). Every field is required with its type;
+ * counts and strings are capped; files come back sorted by path. Errors (-VX_E_INVALID,
+ * -VX_E_TOO_LARGE) name the JSON path at fault. Caller owns *out (vx_trace_profile_free). */
+int vx_trace_profile_parse(const char *json, size_t len, struct vx_trace_profile **out,
+                           struct vx_err **err);
 /* The file entry of a canonical path, or NULL. */
 const struct vx_trace_file *vx_trace_profile_file(const struct vx_trace_profile *p,
                                                   const char *path);
