@@ -23,6 +23,8 @@ int vx_cmd_image(int argc, char **argv);     /* image.c */
 int vx_cmd_inventory(int argc, char **argv); /* inventory.c */
 int vx_cmd_findings(int argc, char **argv);  /* findings.c */
 int vx_cmd_sandbox(int argc, char **argv);   /* sandbox.c */
+/* `vexxy sandbox agent` (agent.c): the Kubernetes tracer sidecar; argv[0] is "agent". */
+int vx_cmd_sandbox_agent(int argc, char **argv);
 int vx_cmd_trace(int argc, char **argv);     /* trace.c */
 
 /* Shared by subcommands (util.c): "--db" default from VEXXY_DB or sqlite:<data-dir>/vexxy.db;

@@ -1,4 +1,4 @@
-/* sandbox.c -- `vexxy sandbox run|probe|reap`: the sandbox phase's container on its own.
+/* sandbox.c -- `vexxy sandbox run|probe|reap|agent`: the sandbox phase's container on its own.
  *
  * run    IMAGE|ROOTFS: an image is pulled into the blob cache and unpacked with its
  *        ownership shifted for the user namespace into a scratch dir under
@@ -11,6 +11,7 @@
  *        it; its exit and output are printed too and decide the exit status.
  * probe  what the host lacks for sandboxes.
  * reap   what crashed runs left: vx_sandbox_reap(), then the scratch dirs of dead runs.
+ * agent  the Kubernetes tracer sidecar (agent.c).
  * Exit status: 0 done (run: the workload exited 0), 1 the workload failed (non-zero exit,
  * killed, timed out), 2 error.
  */
@@ -44,6 +45,8 @@ static const char usage[] =
     "                          [--test-timeout SECONDS]]\n"
     "       vexxy sandbox probe [--runtime runc|crun]\n"
     "       vexxy sandbox reap [--state-dir DIR]\n"
+    "       vexxy sandbox agent --duration SECONDS [...]   (the Kubernetes tracer sidecar;\n"
+    "                         'vexxy sandbox agent --help' lists its options)\n"
     "run a command or an image's Entrypoint+Cmd locked down under an OCI runtime (debugging).";
 
 struct run_opts {
@@ -564,6 +567,8 @@ int vx_cmd_sandbox(int argc, char **argv)
         return argc < 2 ? VX_EXIT_ERROR : VX_EXIT_OK;
     }
     verb = argv[1];
+    if (!strcmp(verb, "agent"))
+        return vx_cmd_sandbox_agent(argc - 1, argv + 1);
     if (strcmp(verb, "run") && strcmp(verb, "probe") && strcmp(verb, "reap")) {
         fprintf(stderr, "vexxy sandbox: unknown subcommand '%s'\n%s\n", verb, usage);
         return VX_EXIT_ERROR;

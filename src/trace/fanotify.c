@@ -20,6 +20,9 @@
  *    Pseudo filesystems (proc, sysfs, cgroup, devtmpfs, devpts, ...) are not marked.
  *    A FILESYSTEM mark on "/" filtered by pid tree was rejected: short-lived children exit
  *    before their events are read, so their pids can no longer be attributed.
+ *  - a container's root that is the root of its own mount namespace (target->root is
+ *    /proc/<pid>/root, or an fd of it, as the Kubernetes tracer sidecar gives it): MOUNT marks
+ *    on that namespace's mounts, as for a plain command; paths stay relative to target->root.
  *
  * A reader thread polls the group fd and a stop pipe. Each event: readlink of
  * /proc/self/fd/N (the kernel's path, symlinks already resolved), fstat for dev/ino, close,
@@ -385,6 +388,17 @@ static int fan_attach(struct vx_tracer *t, int bi, const struct vx_trace_target 
         if (stat(target->root, &st_root) < 0 || prc < 0)
             return vx_err_set(err, VX_E_INVALID, errno, "stat '%s': %s", target->root,
                               strerror(errno));
+        if (st_root.st_dev == st_parent.st_dev && st_root.st_ino == st_parent.st_ino &&
+            target->pid > 0 && ns_ino(target->pid, "mnt") != ns_ino(getpid(), "mnt")) {
+            /* The root of the target's own mount namespace, seen through /proc/<pid>/root
+             * (a Kubernetes pod's container, to the tracer sidecar): its ".." is itself. Its
+             * superblock may be shared, but its mounts are copies only that namespace uses:
+             * MOUNT marks on them, as for a plain command. */
+            rc = mark_mounts_of(s, target->pid, mask, err);
+            if (rc < 0)
+                return rc;
+            goto marked;
+        }
         /* A FILESYSTEM mark on a directory that shares the host's superblock would trace the
          * whole host filesystem: the root must be the job's own mount (its overlay). */
         if (st_root.st_dev == st_parent.st_dev)
@@ -417,6 +431,7 @@ static int fan_attach(struct vx_tracer *t, int bi, const struct vx_trace_target 
             return rc;
     }
 
+marked:
     if (pipe2(s->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return vx_err_set(err, VX_E_INTERNAL, errno, "pipe: %s", strerror(errno));
     rc = pthread_create(&s->thread, NULL, reader, s);
