@@ -48,7 +48,7 @@
 
 #include "cmd/cmd.h"
 #include "common/alloc.h"
-#include "common/buf.h"  /* the test script's output */
+#include "common/buf.h" /* the test script's output */
 #include "common/err.h"
 #include "common/json.h" /* the report */
 #include "common/log.h"
@@ -57,15 +57,15 @@
 #include "trace/trace.h"     /* the tracer */
 #include "reach/reach.h"     /* struct vx_run_facts: the facts the report carries */
 
-#define AGENT_MARK       "VEXXY-AGENT-REPORT "
-#define MAX_PORTS        64
-#define MAX_SYMBOLS      256
-#define ENVIRON_MAX      (256u << 10)
-#define STOP_GRACE_MS    2000
-#define POLL_MS          100
-#define TARGET_ROLE      "VEXXY_ROLE=target"
-#define TEST_SCRIPT_ENV  "VEXXY_TEST_SCRIPT="
-#define MIN_CRAWL_MS     2000
+#define AGENT_MARK      "VEXXY-AGENT-REPORT "
+#define MAX_PORTS       64
+#define MAX_SYMBOLS     256
+#define ENVIRON_MAX     (256u << 10)
+#define STOP_GRACE_MS   2000
+#define POLL_MS         100
+#define TARGET_ROLE     "VEXXY_ROLE=target"
+#define TEST_SCRIPT_ENV "VEXXY_TEST_SCRIPT="
+#define MIN_CRAWL_MS    2000
 
 static const char usage[] =
     "usage: vexxy sandbox agent --duration SECONDS [--port N]... [--health-path PATH]\n"
@@ -771,8 +771,9 @@ static int parse_secs(const char *name, const char *v, int64_t min, int64_t *out
     int64_t s;
 
     if (vx_parse_i64(v, min, 86400, &s) < 0) {
-        fprintf(stderr, "vexxy sandbox agent: %s wants whole seconds in [%" PRId64 ", 86400], "
-                        "not '%s'\n",
+        fprintf(stderr,
+                "vexxy sandbox agent: %s wants whole seconds in [%" PRId64 ", 86400], "
+                "not '%s'\n",
                 name, min, v);
         return -1;
     }
@@ -812,8 +813,9 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
             break;
         case 'p':
             if (o->n_ports == MAX_PORTS || vx_parse_i64(optarg, 1, 65535, &v) < 0) {
-                fprintf(stderr, "vexxy sandbox agent: --port wants 1..65535 (at most %d), not "
-                                "'%s'\n",
+                fprintf(stderr,
+                        "vexxy sandbox agent: --port wants 1..65535 (at most %d), not "
+                        "'%s'\n",
                         MAX_PORTS, optarg);
                 return -1;
             }
@@ -834,8 +836,9 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
         case 'P':
             o->profile = vx_profile_get(optarg);
             if (!o->profile) {
-                fprintf(stderr, "vexxy sandbox agent: --profile is minimal, standard or "
-                                "comprehensive, not '%s'\n",
+                fprintf(stderr,
+                        "vexxy sandbox agent: --profile is minimal, standard or "
+                        "comprehensive, not '%s'\n",
                         optarg);
                 return -1;
             }
@@ -851,8 +854,9 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 
             if (!colon || colon == optarg || !colon[1] || optarg[0] != '/' ||
                 o->n_sym == MAX_SYMBOLS) {
-                fprintf(stderr, "vexxy sandbox agent: --symbol wants /PATH:NAME (at most %d), "
-                                "not '%s'\n",
+                fprintf(stderr,
+                        "vexxy sandbox agent: --symbol wants /PATH:NAME (at most %d), "
+                        "not '%s'\n",
                         MAX_SYMBOLS, optarg);
                 return -1;
             }
@@ -887,8 +891,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "vexxy sandbox agent: unexpected argument '%s'\n%s\n", argv[optind],
-                usage);
+        fprintf(stderr, "vexxy sandbox agent: unexpected argument '%s'\n%s\n", argv[optind], usage);
         return -1;
     }
     if (!o->duration_ms) {

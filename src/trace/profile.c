@@ -894,8 +894,7 @@ static int parse_proc(const json_t *o, const char *where, struct vx_trace_proc *
         char sub[32];
 
         snprintf(sub, sizeof(sub), "argv[%zu]", k);
-        if ((r = str_value(json_array_get(a, k), where, sub, PARSE_MAX_ARG, &pr->argv[k], err)) <
-            0)
+        if ((r = str_value(json_array_get(a, k), where, sub, PARSE_MAX_ARG, &pr->argv[k], err)) < 0)
             return r;
         pr->argc++;
     }

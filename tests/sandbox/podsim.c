@@ -40,8 +40,7 @@ static int loopback_up(void)
 
 int main(int argc, char **argv)
 {
-    static char *const env[] = {"VEXXY_ROLE=target", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-                                NULL};
+    static char *const env[] = {"VEXXY_ROLE=target", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 
     if (argc < 3) {
         fprintf(stderr, "usage: podsim ROOT CMD [ARG...]\n");

@@ -106,14 +106,18 @@ static struct vx_trace_profile *edge_profile(void)
     p->files[1].backends = 2;
     p->n_procs = p->cap_procs = 2;
     p->procs = vx_xcalloc(2, sizeof(*p->procs));
-    p->procs[0] = (struct vx_trace_proc){.pid = 7, .ppid = 1, .exe = vx_xstrdup("/usr/bin/x"),
-                                         .start_ms = 1, .end_ms = -1, .exit_code = -1};
+    p->procs[0] = (struct vx_trace_proc){.pid = 7,
+                                         .ppid = 1,
+                                         .exe = vx_xstrdup("/usr/bin/x"),
+                                         .start_ms = 1,
+                                         .end_ms = -1,
+                                         .exit_code = -1};
     p->procs[0].argc = 32;
     p->procs[0].argv = vx_xcalloc(32, sizeof(char *));
     for (size_t i = 0; i < 32; i++)
         p->procs[0].argv[i] = vx_xasprintf("arg%zu", i);
-    p->procs[1] = (struct vx_trace_proc){.pid = 8, .ppid = 7, .exe = NULL, .start_ms = 2,
-                                         .end_ms = 9, .exit_code = 137};
+    p->procs[1] = (struct vx_trace_proc){
+        .pid = 8, .ppid = 7, .exe = NULL, .start_ms = 2, .end_ms = 9, .exit_code = 137};
     p->n_net = p->cap_net = 1;
     p->net = vx_xcalloc(1, sizeof(*p->net));
     p->net[0] = (struct vx_trace_net){vx_xstrdup("listen"), vx_xstrdup("::1"), 65535, 2};
@@ -123,10 +127,16 @@ static struct vx_trace_profile *edge_profile(void)
     p->syscalls[1] = vx_xstrdup("read");
     p->n_symbols = 2;
     p->symbols = vx_xcalloc(2, sizeof(*p->symbols));
-    p->symbols[0] = (struct vx_trace_symbol){vx_xstrdup("/lib/libz.so.1"), vx_xstrdup("inflate"),
-                                             0xffffffffffffff00ull, true, true, 1, NULL};
-    p->symbols[1] = (struct vx_trace_symbol){vx_xstrdup("/bin/app"), vx_xstrdup("main.Never"), 0,
-                                             false, false, 0, vx_xstrdup("not found")};
+    p->symbols[0] = (struct vx_trace_symbol){vx_xstrdup("/lib/libz.so.1"),
+                                             vx_xstrdup("inflate"),
+                                             0xffffffffffffff00ull,
+                                             true,
+                                             true,
+                                             1,
+                                             NULL};
+    p->symbols[1] = (struct vx_trace_symbol){
+        vx_xstrdup("/bin/app"), vx_xstrdup("main.Never"), 0, false, false, 0,
+        vx_xstrdup("not found")};
     return p;
 }
 
