@@ -747,9 +747,13 @@ static int agent_run(const struct agent_opts *o, struct agent_run *a, struct vx_
             running ? "still up" : "exited", f->window_ms, a->rep.requests, a->rep.n_endpoints,
             a->profile->n_files, a->profile->complete ? "complete" : "INCOMPLETE");
 out:
-    /* whatever happened, nothing of the target outlives the agent */
+    /* whatever happened, nothing of the target outlives the agent; after a failure, the
+     * test-script container may still wait for SYNC/healthy: it is ended too, or the pod
+     * would run on until its deadline */
     if (target_found)
         end_group(&t, false, STOP_GRACE_MS);
+    if (r < 0 && o->test_script)
+        end_group(&t, true, 0);
     if (tracer) {
         struct vx_trace_profile *p = NULL;
 

@@ -327,6 +327,18 @@ class AgentTest(unittest.TestCase):
         self.assertIsNone(rep["profile"])
         self.assertFalse(os.path.exists(os.path.join(self.sync, "go")))
 
+    def test_agent_error_ends_test_script(self):
+        # a failed agent never writes SYNC/healthy: the waiting test container is ended, or
+        # the pod would run on until its deadline
+        tc = self.start_test_container("/proc/%d/ns/net" % os.getpid(), "echo never")
+        r = self.agent(None, "--duration", "5", "--find-timeout", "1", "--test-script")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rep = report_of(r.stdout)
+        self.assertIn("no target process", rep["error"])
+        self.assertIsNone(rep["test_script"])
+        self.assertEqual(tc.wait(timeout=10), -signal.SIGKILL)
+        self.assertFalse(os.path.exists(os.path.join(self.sync, "test-done")))
+
     def test_agent_go_left_over(self):
         open(os.path.join(self.sync, "go"), "w").close()
         r = self.agent(None, "--duration", "5", "--find-timeout", "1")
