@@ -127,7 +127,10 @@ class AgentTest(unittest.TestCase):
     def setUp(self):
         self.t0 = time.monotonic()
         self.procs = []
-        # a fresh emptyDir per test: the init container installs the waiter into it
+        self.fresh_sync()
+
+    def fresh_sync(self):
+        """A fresh emptyDir: the init container installs the waiter into it."""
         self.sync = os.path.join(self.rootfs, "vexxy")
         shutil.rmtree(self.sync, ignore_errors=True)
         os.mkdir(self.sync)
@@ -140,6 +143,9 @@ class AgentTest(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+            for f in (p.stdout, p.stderr):
+                if f:
+                    f.close()
         print(f"  {self.id().split('.')[-1]}: {time.monotonic() - self.t0:.2f} s",
               file=sys.stderr)
 
@@ -256,6 +262,31 @@ class AgentTest(unittest.TestCase):
         print("  backends: %s; %d files, %d requests" %
               (",".join(b["name"] for b in prof["backends"] if b["ran"]), len(paths),
                f["requests"]), file=sys.stderr)
+
+    def test_agent_each_backend(self):
+        # fanotify alone (MOUNT marks on the target's own mount namespace, through the pinned
+        # root) and eBPF alone (its cgroup) each give the whole picture
+        out = subprocess.run([VEXXY, "trace", "--list-tracers"], capture_output=True,
+                             text=True).stdout
+        avail = out.splitlines()[0].split(":", 1)[1].strip().split(",") if out else []
+        for tracer in ("fanotify", "ebpf"):
+            if tracer not in avail:
+                print("  %s: not available here, skipped" % tracer, file=sys.stderr)
+                continue
+            self.fresh_sync()
+            target, netns = self.start_target("/usr/sbin/nginx", "-g", "daemon off;")
+            r = self.agent(netns, "--duration", "2", "--port", "80", "--tracer", tracer,
+                           "--no-fuzz")
+            rep = report_of(r.stdout)
+            self.assertIsNone(rep["error"], r.stderr)
+            prof = rep["profile"]
+            self.assertEqual([b["name"] for b in prof["backends"] if b["ran"]], [tracer])
+            self.assertTrue(prof["complete"], prof["backends"])
+            paths = {x["path"] for x in prof["files"]}
+            for p in ("/usr/sbin/nginx", LDSO, LIBC):
+                self.assertIn(p, paths, (tracer, sorted(paths)))
+            self.assertTrue(rep["facts"]["health_ok"])
+            self.assert_target_gone(target)
 
     def test_agent_test_script(self):
         target, netns = self.start_target("/usr/sbin/nginx", "-g", "daemon off;")
