@@ -35,12 +35,22 @@ static const char usage[] =
     "       [--format openvex|cyclonedx|csaf|all] [-o PATH] [--evidence PATH] [--sign-key FILE]\n"
     "       [--json] [--fail-on affected] [--platform OS/ARCH] [--insecure-registry]\n"
     "       [--runtime runc|crun] [--tracer fanotify|ebpf|ptrace[,..]] [--data-dir DIR] [--keep]\n"
-    "       [--tester-rootfs DIR]\n"
+    "       [--tester-rootfs DIR] [--sandbox runc|kubernetes [--kubeconfig FILE]\n"
+    "       [--kube-context NAME] [--kube-namespace NS] [--kube-runtime-class NAME]\n"
+    "       --tracer-image REF]\n"
     "IMAGE is docker://REF, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or a bare "
     "reference.\n"
     "Exit status: 0 done, 1 done with affected CVEs under --fail-on affected, 2 error.";
 
-enum { OPT_TESTER_ROOTFS = 1000 }; /* long-only options */
+enum { /* long-only options */
+       OPT_TESTER_ROOTFS = 1000,
+       OPT_SANDBOX,
+       OPT_KUBECONFIG,
+       OPT_KUBE_CONTEXT,
+       OPT_KUBE_NAMESPACE,
+       OPT_KUBE_RUNTIME_CLASS,
+       OPT_TRACER_IMAGE,
+};
 
 static bool one_of(const char *v, const char *const *set)
 {
@@ -368,6 +378,12 @@ int vx_cmd_analyze(int argc, char **argv)
         {"data-dir", required_argument, NULL, 'R'},
         {"keep", no_argument, NULL, 'K'},
         {"tester-rootfs", required_argument, NULL, OPT_TESTER_ROOTFS},
+        {"sandbox", required_argument, NULL, OPT_SANDBOX},
+        {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+        {"kube-context", required_argument, NULL, OPT_KUBE_CONTEXT},
+        {"kube-namespace", required_argument, NULL, OPT_KUBE_NAMESPACE},
+        {"kube-runtime-class", required_argument, NULL, OPT_KUBE_RUNTIME_CLASS},
+        {"tracer-image", required_argument, NULL, OPT_TRACER_IMAGE},
         {NULL, 0, NULL, 0},
     };
     struct vx_job_rec job = {0};
@@ -494,6 +510,26 @@ int vx_cmd_analyze(int argc, char **argv)
         case OPT_TESTER_ROOTFS:
             cfg.tester_rootfs = optarg;
             break;
+        case OPT_SANDBOX:
+            if (strcmp(optarg, "runc") != 0 && strcmp(optarg, "kubernetes") != 0)
+                goto bad_value;
+            cfg.sandbox = optarg;
+            break;
+        case OPT_KUBECONFIG:
+            cfg.kubeconfig = optarg;
+            break;
+        case OPT_KUBE_CONTEXT:
+            cfg.kube_context = optarg;
+            break;
+        case OPT_KUBE_NAMESPACE:
+            cfg.kube_namespace = optarg;
+            break;
+        case OPT_KUBE_RUNTIME_CLASS:
+            cfg.kube_runtime_class = optarg;
+            break;
+        case OPT_TRACER_IMAGE:
+            cfg.tracer_image = optarg;
+            break;
         case 'C':
             if (n_command == VX_ARRAY_SIZE(command))
                 goto bad_value;
@@ -521,6 +557,11 @@ int vx_cmd_analyze(int argc, char **argv)
     }
     if (optind != argc - 1) {
         fprintf(stderr, "vexxy analyze: exactly one IMAGE is required\n%s\n", usage);
+        return VX_EXIT_ERROR;
+    }
+    if (cfg.sandbox && strcmp(cfg.sandbox, "kubernetes") == 0 && !cfg.tracer_image) {
+        fprintf(stderr, "vexxy analyze: --sandbox kubernetes needs --tracer-image (the vexxy "
+                        "image the tracer sidecar runs)\n");
         return VX_EXIT_ERROR;
     }
     job.image_ref = argv[optind];

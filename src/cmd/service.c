@@ -137,6 +137,19 @@ const struct vx_opt vx_service_pipeline_opts[VX_PIPE_COUNT] = {
     [VX_PIPE_TESTER_ROOTFS] = {"tester-rootfs", VX_OPT_STR, NULL, 0, 0,
                                "rootfs test scripts run in (default "
                                "DATA_DIR/tester/current/rootfs: scripts/build-tester.sh)"},
+    [VX_PIPE_SANDBOX] = {"sandbox", VX_OPT_STR, "runc", 0, 0,
+                         "where workloads run: runc (this host) or kubernetes (a Job each)"},
+    [VX_PIPE_KUBECONFIG] = {"kubeconfig", VX_OPT_STR, NULL, 0, 0,
+                            "kubernetes credentials (default $KUBECONFIG, ~/.kube/config, "
+                            "then the in-cluster service account)"},
+    [VX_PIPE_KUBE_CONTEXT] = {"kube-context", VX_OPT_STR, NULL, 0, 0,
+                              "kubeconfig context (default: current-context)"},
+    [VX_PIPE_KUBE_NAMESPACE] = {"kube-namespace", VX_OPT_STR, "vexxy-sandbox", 0, 0,
+                                "namespace of the analysis Jobs"},
+    [VX_PIPE_KUBE_RUNTIME_CLASS] = {"kube-runtime-class", VX_OPT_STR, NULL, 0, 0,
+                                    "runtimeClassName of the analysis pods (e.g. gvisor)"},
+    [VX_PIPE_TRACER_IMAGE] = {"tracer-image", VX_OPT_STR, NULL, 0, 0,
+                              "the vexxy image of the tracer sidecar (kubernetes; required)"},
 };
 
 /* Each comma-separated word is one of words[]. */
@@ -187,5 +200,22 @@ int vx_service_pipeline_config(const struct vx_opt *o, struct vx_pipeline_config
     pc->runtime = o[VX_PIPE_RUNTIME].str;
     pc->tracers = strcmp(tr, "auto") ? tr : NULL;
     pc->tester_rootfs = o[VX_PIPE_TESTER_ROOTFS].str;
+    if (strcmp(o[VX_PIPE_SANDBOX].str, "runc") != 0 &&
+        strcmp(o[VX_PIPE_SANDBOX].str, "kubernetes") != 0) {
+        fprintf(stderr, "vexxy: --sandbox must be runc or kubernetes, not '%s'\n",
+                o[VX_PIPE_SANDBOX].str);
+        return -1;
+    }
+    if (strcmp(o[VX_PIPE_SANDBOX].str, "kubernetes") == 0 && !o[VX_PIPE_TRACER_IMAGE].str) {
+        fprintf(stderr, "vexxy: --sandbox kubernetes needs --tracer-image (the vexxy image the "
+                        "tracer sidecar runs, pinned by digest)\n");
+        return -1;
+    }
+    pc->sandbox = o[VX_PIPE_SANDBOX].str;
+    pc->kubeconfig = o[VX_PIPE_KUBECONFIG].str;
+    pc->kube_context = o[VX_PIPE_KUBE_CONTEXT].str;
+    pc->kube_namespace = o[VX_PIPE_KUBE_NAMESPACE].str;
+    pc->kube_runtime_class = o[VX_PIPE_KUBE_RUNTIME_CLASS].str;
+    pc->tracer_image = o[VX_PIPE_TRACER_IMAGE].str;
     return 0;
 }

@@ -18,6 +18,12 @@ enum {
     VX_PIPE_RUNTIME,
     VX_PIPE_TRACER,
     VX_PIPE_TESTER_ROOTFS,
+    VX_PIPE_SANDBOX,
+    VX_PIPE_KUBECONFIG,
+    VX_PIPE_KUBE_CONTEXT,
+    VX_PIPE_KUBE_NAMESPACE,
+    VX_PIPE_KUBE_RUNTIME_CLASS,
+    VX_PIPE_TRACER_IMAGE,
     VX_PIPE_COUNT
 };
 extern const struct vx_opt vx_service_pipeline_opts[VX_PIPE_COUNT];

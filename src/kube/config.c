@@ -41,7 +41,7 @@
 #define NAMESPACE_MAX  253
 #define DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
-int kube_read_file(const char *path, size_t max, char **out, size_t *len, struct vx_err **err)
+int vx_kube_read_file(const char *path, size_t max, char **out, size_t *len, struct vx_err **err)
 {
     struct stat st;
     char *buf = NULL;
@@ -99,7 +99,7 @@ static int b64val(int c)
     return -1;
 }
 
-int kube_base64_decode(const char *in, char **out, size_t *len)
+int vx_kube_base64_decode(const char *in, char **out, size_t *len)
 {
     size_t n = strlen(in), o = 0, pad = 0, q = 0;
     unsigned acc = 0;
@@ -143,7 +143,7 @@ bad:
     return -1;
 }
 
-void kube_refresh_token(struct vx_kube *k)
+void vx_kube_refresh_token(struct vx_kube *k)
 {
     char *tok = NULL;
     struct vx_err *e = NULL;
@@ -152,7 +152,7 @@ void kube_refresh_token(struct vx_kube *k)
 
     if (!k->token_file || (k->token && now - k->token_read_ms < KUBE_TOKEN_REREAD))
         return;
-    if (kube_read_file(k->token_file, KUBE_TOKEN_MAX, &tok, &n, &e) < 0) {
+    if (vx_kube_read_file(k->token_file, KUBE_TOKEN_MAX, &tok, &n, &e) < 0) {
         vx_err_free(&e);
         return;
     }
@@ -366,7 +366,7 @@ static int load_pem(struct kcfg *c, const json_t *obj, const char *prefix, const
     if (rc < 0)
         return rc;
     if (data && *data) {
-        if (kube_base64_decode(data, &pem->data, &pem->len) < 0 || pem->len == 0) {
+        if (vx_kube_base64_decode(data, &pem->data, &pem->len) < 0 || pem->len == 0) {
             snprintf(field, sizeof(field), "%s%s", prefix, dkey);
             return field_err(c, err, field, "is not valid base64");
         }
@@ -446,7 +446,7 @@ static int load_kubeconfig(struct vx_kube *k, const char *path, const struct vx_
     const char *token = NULL, *token_file = NULL;
     int rc;
 
-    rc = kube_read_file(path, KUBECONFIG_MAX, &text, &len, err);
+    rc = vx_kube_read_file(path, KUBECONFIG_MAX, &text, &len, err);
     if (rc < 0) {
         vx_err_wrap(err, "kubeconfig");
         goto out;
@@ -547,14 +547,14 @@ static int load_kubeconfig(struct vx_kube *k, const char *path, const struct vx_
             char *t = NULL;
 
             k->token_file = resolve_path(&c, token_file);
-            rc = kube_read_file(k->token_file, KUBE_TOKEN_MAX, &t, NULL, err);
+            rc = vx_kube_read_file(k->token_file, KUBE_TOKEN_MAX, &t, NULL, err);
             free(t);
             if (rc < 0) {
                 snprintf(field, sizeof(field), "users[%zu].user.tokenFile", ui);
                 rc = vx_err_wrap(err, "kubeconfig '%s': '%s'", path, field);
                 goto out;
             }
-            kube_refresh_token(k);
+            vx_kube_refresh_token(k);
         }
     }
     if (!o->namespace_ && ns && *ns)
@@ -586,11 +586,11 @@ static int load_in_cluster(struct vx_kube *k, const struct vx_kube_options *o, s
     if (rc < 0)
         goto out;
     k->token_file = vx_xasprintf("%s/token", dir);
-    kube_refresh_token(k);
+    vx_kube_refresh_token(k);
     if (!k->token) {
         char *t = NULL;
 
-        rc = kube_read_file(k->token_file, KUBE_TOKEN_MAX, &t, NULL, err);
+        rc = vx_kube_read_file(k->token_file, KUBE_TOKEN_MAX, &t, NULL, err);
         free(t);
         rc = vx_err_wrap(err, "in-cluster service account token");
         goto out;
@@ -604,7 +604,7 @@ static int load_in_cluster(struct vx_kube *k, const struct vx_kube_options *o, s
         char *p = vx_xasprintf("%s/namespace", dir);
         struct vx_err *e = NULL;
 
-        if (kube_read_file(p, 4096, &ns, &n, &e) == 0) {
+        if (vx_kube_read_file(p, 4096, &ns, &n, &e) == 0) {
             while (n > 0 && (ns[n - 1] == '\n' || ns[n - 1] == ' ' || ns[n - 1] == '\r'))
                 ns[--n] = '\0';
             if (n > 0)

@@ -28,7 +28,7 @@
 #include <jansson.h>
 #include <time.h>
 
-#include "kube/kube_int.h"  /* struct vx_kube, kube_setup_handle */
+#include "kube/kube_int.h"  /* struct vx_kube, vx_kube_setup_handle */
 #include "common/alloc.h"   /* vx_xasprintf */
 #include "common/buf.h"     /* vx_buf: capped bodies */
 #include "common/cleanup.h" /* vx_steal_ptr */
@@ -118,7 +118,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-void kube_setup_handle(struct vx_kube *k, CURL *h, const char *url, struct curl_slist **hdrs)
+void vx_kube_setup_handle(struct vx_kube *k, CURL *h, const char *url, struct curl_slist **hdrs)
 {
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -151,7 +151,7 @@ void kube_setup_handle(struct vx_kube *k, CURL *h, const char *url, struct curl_
         curl_easy_setopt(h, CURLOPT_SSLKEY, k->key.file);
     }
     curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-    kube_refresh_token(k);
+    vx_kube_refresh_token(k);
     if (k->token && *k->token) {
         char *line = vx_xasprintf("Authorization: Bearer %s", k->token);
 
@@ -175,8 +175,8 @@ static char *excerpt(const char *body, size_t len)
     return s;
 }
 
-int kube_status_err(long status, const char *body, size_t len, const char *what,
-                    struct vx_err **err)
+int vx_kube_status_err(long status, const char *body, size_t len, const char *what,
+                       struct vx_err **err)
 {
     json_t *st = NULL;
     const char *msg = NULL, *reason = NULL;
@@ -224,7 +224,7 @@ int kube_status_err(long status, const char *body, size_t len, const char *what,
     return rc;
 }
 
-int kube_curl_err(CURLcode cc, const char *errbuf, const char *what, struct vx_err **err)
+int vx_kube_curl_err(CURLcode cc, const char *errbuf, const char *what, struct vx_err **err)
 {
     const char *detail = errbuf && *errbuf ? errbuf : curl_easy_strerror(cc);
     bool tls = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR ||
@@ -234,7 +234,7 @@ int kube_curl_err(CURLcode cc, const char *errbuf, const char *what, struct vx_e
     return vx_err_set(err, VX_E_NETWORK, 0, "%s: %s%s", what, tls ? "tls: " : "", detail);
 }
 
-bool kube_curl_retriable(CURLcode cc, bool idempotent)
+bool vx_kube_curl_retriable(CURLcode cc, bool idempotent)
 {
     switch (cc) {
     case CURLE_COULDNT_CONNECT:
@@ -253,7 +253,7 @@ bool kube_curl_retriable(CURLcode cc, bool idempotent)
     }
 }
 
-bool kube_sleep(int64_t ms, bool (*should_stop)(void *arg), void *arg)
+bool vx_kube_sleep(int64_t ms, bool (*should_stop)(void *arg), void *arg)
 {
     int64_t end = vx_mono_ms() + ms;
 
@@ -273,7 +273,7 @@ bool kube_sleep(int64_t ms, bool (*should_stop)(void *arg), void *arg)
     }
 }
 
-char *kube_escape(const char *s)
+char *vx_kube_escape(const char *s)
 {
     char *e = curl_easy_escape(NULL, s, 0), *r;
 
@@ -295,8 +295,8 @@ static bool ok_chars(const char *s, const char *extra)
     return true;
 }
 
-int kube_path(struct vx_kube *k, const char *api, const char *plural, const char *name, char **out,
-              struct vx_err **err)
+int vx_kube_path(struct vx_kube *k, const char *api, const char *plural, const char *name,
+                 char **out, struct vx_err **err)
 {
     if (!ok_chars(api, "./-") || api[0] == '/' || !ok_chars(plural, ""))
         return vx_err_set(err, VX_E_INVALID, 0, "kubernetes resource '%s/%s' is not valid",
@@ -355,7 +355,7 @@ static int kube_do(struct vx_kube *k, const char *method, const char *path, cons
         errbuf[0] = '\0';
         curl_slist_free_all(hdrs);
         hdrs = NULL;
-        kube_setup_handle(k, k->h, url, &hdrs);
+        vx_kube_setup_handle(k, k->h, url, &hdrs);
         if (body) {
             hdrs = curl_slist_append(hdrs, strcmp(method, "PATCH") == 0
                                                ? "Content-Type: application/merge-patch+json"
@@ -385,20 +385,20 @@ static int kube_do(struct vx_kube *k, const char *method, const char *path, cons
             goto out;
         }
         if (cc != CURLE_OK)
-            retry = kube_curl_retriable(cc, idempotent);
+            retry = vx_kube_curl_retriable(cc, idempotent);
         else if (idempotent)
             retry = rs->status == 429 || rs->status >= 500;
         else
             retry = rs->status == 429 || rs->status == 503;
         if (retry && attempt < k->max_retries) {
-            kube_sleep(backoff(k, attempt, rs->retry_after_ms), NULL, NULL);
+            vx_kube_sleep(backoff(k, attempt, rs->retry_after_ms), NULL, NULL);
             continue;
         }
         if (cc != CURLE_OK) {
-            rc = kube_curl_err(cc, errbuf, what, err);
+            rc = vx_kube_curl_err(cc, errbuf, what, err);
         } else {
             *status = rs->status;
-            rc = kube_status_err(rs->status, rs->errbody.data, rs->errbody.len, what, err);
+            rc = vx_kube_status_err(rs->status, rs->errbody.data, rs->errbody.len, what, err);
         }
         if (attempt > 0)
             vx_err_wrap(err, "after %d attempts", attempt + 1);
@@ -454,7 +454,7 @@ int vx_kube_create(struct vx_kube *k, const char *api, const char *plural, const
 
     if (!name)
         name = vx_json_str(md, "generateName");
-    rc = kube_path(k, api, plural, NULL, &path, err);
+    rc = vx_kube_path(k, api, plural, NULL, &path, err);
     if (rc == 0)
         rc = vx_kube_request(k, "POST", path, obj, out, NULL, err);
     if (rc < 0)
@@ -470,7 +470,7 @@ int vx_kube_get(struct vx_kube *k, const char *api, const char *plural, const ch
     char *path = NULL;
     int rc;
 
-    rc = kube_path(k, api, plural, name, &path, err);
+    rc = vx_kube_path(k, api, plural, name, &path, err);
     if (rc == 0)
         rc = vx_kube_request(k, "GET", path, NULL, out, NULL, err);
     if (rc < 0)
@@ -485,11 +485,11 @@ int vx_kube_list(struct vx_kube *k, const char *api, const char *plural, const c
     char *path = NULL, *full = NULL, *sel = NULL;
     int rc;
 
-    rc = kube_path(k, api, plural, NULL, &path, err);
+    rc = vx_kube_path(k, api, plural, NULL, &path, err);
     if (rc < 0)
         goto out;
     if (label_selector && *label_selector) {
-        sel = kube_escape(label_selector);
+        sel = vx_kube_escape(label_selector);
         full = vx_xasprintf("%s?labelSelector=%s", path, sel);
     } else {
         full = vx_xstrdup(path);
@@ -513,7 +513,7 @@ int vx_kube_delete(struct vx_kube *k, const char *api, const char *plural, const
     char *path = NULL;
     int rc;
 
-    rc = kube_path(k, api, plural, name, &path, err);
+    rc = vx_kube_path(k, api, plural, name, &path, err);
     if (rc < 0)
         goto out;
     if (propagation) {
@@ -544,11 +544,11 @@ int vx_kube_logs(struct vx_kube *k, const char *pod, const char *container, size
     long st;
     int rc;
 
-    rc = kube_path(k, "api/v1", "pods", pod, &path, err);
+    rc = vx_kube_path(k, "api/v1", "pods", pod, &path, err);
     if (rc < 0)
         goto out;
     if (container) {
-        c = kube_escape(container);
+        c = vx_kube_escape(container);
         full = vx_xasprintf("%s/log?container=%s", path, c);
     } else {
         full = vx_xasprintf("%s/log", path);

@@ -42,33 +42,33 @@ struct vx_kube {
 
 /* config.c */
 /* Reads a whole small file (at most max bytes) into a new NUL-terminated string. */
-int kube_read_file(const char *path, size_t max, char **out, size_t *len, struct vx_err **err);
+int vx_kube_read_file(const char *path, size_t max, char **out, size_t *len, struct vx_err **err);
 /* Re-reads k->token_file when it is due; a failed re-read keeps the old token. */
-void kube_refresh_token(struct vx_kube *k);
+void vx_kube_refresh_token(struct vx_kube *k);
 /* Strict base64 (whitespace skipped). Caller owns *out. Returns 0 or -1. */
-int kube_base64_decode(const char *in, char **out, size_t *len);
+int vx_kube_base64_decode(const char *in, char **out, size_t *len);
 
 /* http.c */
 /* Sets the connection, TLS and credential options shared by requests and watches on h
  * (after curl_easy_reset); hdrs gets the Authorization header appended (caller frees). */
-void kube_setup_handle(struct vx_kube *k, CURL *h, const char *url, struct curl_slist **hdrs);
+void vx_kube_setup_handle(struct vx_kube *k, CURL *h, const char *url, struct curl_slist **hdrs);
 /* Maps a non-2xx answer (its body, possibly a Status) to a vx error: see kube.h. 'what' is
  * "GET /api/v1/..." for the message. Returns -code. */
-int kube_status_err(long status, const char *body, size_t len, const char *what,
+int vx_kube_status_err(long status, const char *body, size_t len, const char *what,
                     struct vx_err **err);
 /* Maps a transport failure to VX_E_NETWORK with curl's message. Returns -code. */
-int kube_curl_err(CURLcode cc, const char *errbuf, const char *what, struct vx_err **err);
+int vx_kube_curl_err(CURLcode cc, const char *errbuf, const char *what, struct vx_err **err);
 /* true for curl failures worth retrying (connection refused/reset, timeouts). TLS
  * verification failures are not. Without 'idempotent' only failures where nothing can have
  * reached the server (no connection) are. */
-bool kube_curl_retriable(CURLcode cc, bool idempotent);
+bool vx_kube_curl_retriable(CURLcode cc, bool idempotent);
 /* Sleeps ms in short slices; returns false early when should_stop says so. */
-bool kube_sleep(int64_t ms, bool (*should_stop)(void *arg), void *arg);
+bool vx_kube_sleep(int64_t ms, bool (*should_stop)(void *arg), void *arg);
 /* Percent-encodes s for a query value (caller frees with free(3)). */
-char *kube_escape(const char *s);
+char *vx_kube_escape(const char *s);
 /* Collection path "/<api>/namespaces/<ns>/<plural>[/<name>]"; name may be NULL. Fails on
  * names that could escape the path. */
-int kube_path(struct vx_kube *k, const char *api, const char *plural, const char *name, char **out,
+int vx_kube_path(struct vx_kube *k, const char *api, const char *plural, const char *name, char **out,
               struct vx_err **err);
 
 #endif

@@ -27,7 +27,7 @@
 #include <curl/curl.h> /* the multi interface for sliced polling */
 #include <jansson.h>
 
-#include "kube/kube_int.h"  /* kube_setup_handle, kube_status_err */
+#include "kube/kube_int.h"  /* vx_kube_setup_handle, vx_kube_status_err */
 #include "common/alloc.h"   /* vx_xasprintf */
 #include "common/buf.h"     /* the line buffer */
 #include "common/cleanup.h" /* vx_steal_ptr */
@@ -152,7 +152,7 @@ static enum wend watch_once(struct wstate *w, const char *url, bool (*should_sto
     int running = 1;
 
     *cc = CURLE_OK;
-    kube_setup_handle(w->k, w->h, url, &hdrs);
+    vx_kube_setup_handle(w->k, w->h, url, &hdrs);
     curl_easy_setopt(w->h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, on_stream);
     curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
@@ -227,7 +227,7 @@ static enum wend wsleep(int64_t ms, bool (*should_stop)(void *), void *arg, int6
 {
     if (deadline && vx_mono_ms() + ms > deadline)
         ms = deadline - vx_mono_ms();
-    if (ms > 0 && !kube_sleep(ms, should_stop, arg))
+    if (ms > 0 && !vx_kube_sleep(ms, should_stop, arg))
         return W_STOPPED;
     if (deadline && vx_mono_ms() >= deadline)
         return W_TIMEOUT;
@@ -260,7 +260,7 @@ int vx_kube_watch(struct vx_kube *k, const char *api, const char *plural,
     int failures = 0, rc;
     enum wend end;
 
-    rc = kube_path(k, api, plural, NULL, &path, err);
+    rc = vx_kube_path(k, api, plural, NULL, &path, err);
     if (rc < 0)
         goto out;
     what = vx_xasprintf("watch %s in namespace '%s'", plural, k->namespace_);
@@ -270,7 +270,7 @@ int vx_kube_watch(struct vx_kube *k, const char *api, const char *plural,
         goto out;
     }
     if (label_selector && *label_selector)
-        sel = kube_escape(label_selector);
+        sel = vx_kube_escape(label_selector);
     if (resource_version && *resource_version) {
         w.rv = vx_xstrdup(resource_version);
     } else {
@@ -281,7 +281,7 @@ int vx_kube_watch(struct vx_kube *k, const char *api, const char *plural,
     for (;;) {
         int64_t t0 = vx_mono_ms();
         CURLcode cc;
-        char *rvq = kube_escape(w.rv ? w.rv : "0");
+        char *rvq = vx_kube_escape(w.rv ? w.rv : "0");
 
         free(url);
         url = vx_xasprintf("%s%s?watch=true&allowWatchBookmarks=true&timeoutSeconds=%d"
@@ -326,11 +326,11 @@ int vx_kube_watch(struct vx_kube *k, const char *api, const char *plural,
         }
         if (w.status != 0 && (w.status < 200 || w.status >= 300)) {
             if (w.status != 429 && w.status < 500) {
-                rc = kube_status_err(w.status, w.errbody.data, w.errbody.len, what, err);
+                rc = vx_kube_status_err(w.status, w.errbody.data, w.errbody.len, what, err);
                 goto out;
             }
-        } else if (cc != CURLE_OK && !kube_curl_retriable(cc, true) && cc != CURLE_WRITE_ERROR) {
-            rc = kube_curl_err(cc, errbuf, what, err); /* TLS, bad URL: retrying won't help */
+        } else if (cc != CURLE_OK && !vx_kube_curl_retriable(cc, true) && cc != CURLE_WRITE_ERROR) {
+            rc = vx_kube_curl_err(cc, errbuf, what, err); /* TLS, bad URL: retrying won't help */
             goto out;
         } else if (w.got_event || vx_mono_ms() - t0 >= USEFUL_MS) {
             failures = 0; /* the stream served us: resume at once */
@@ -338,9 +338,9 @@ int vx_kube_watch(struct vx_kube *k, const char *api, const char *plural,
         }
         if (++failures > k->max_retries) {
             if (w.status >= 400)
-                rc = kube_status_err(w.status, w.errbody.data, w.errbody.len, what, err);
+                rc = vx_kube_status_err(w.status, w.errbody.data, w.errbody.len, what, err);
             else if (cc != CURLE_OK)
-                rc = kube_curl_err(cc, errbuf, what, err);
+                rc = vx_kube_curl_err(cc, errbuf, what, err);
             else
                 rc = vx_err_set(err, VX_E_NETWORK, 0, "%s: the stream keeps closing at once", what);
             vx_err_wrap(err, "after %d attempts", failures);

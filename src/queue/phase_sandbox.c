@@ -37,23 +37,8 @@
 #include "common/util.h"
 
 #define DEFAULT_UID_SHIFT 0x10000000u
-#define MAX_PORTS         64
-#define MAX_SYMBOL_PROBES 256
 
-struct run_cfg {
-    json_t *cfg; /* the job's normalised config */
-    char **command, **env;
-    size_t n_command, n_env;
-    int ports[MAX_PORTS];
-    size_t n_ports;
-    int64_t duration_ms, timeout_ms, health_timeout_ms;
-    const char *health_path;
-    bool fuzz;
-    int64_t max_requests;
-    const char *test_script; /* borrowed from cfg, or NULL */
-};
-
-static void run_cfg_release(struct run_cfg *rc)
+void vx_run_cfg_release(struct vx_run_cfg *rc)
 {
     for (size_t i = 0; i < rc->n_command; i++)
         free(rc->command[i]);
@@ -64,17 +49,17 @@ static void run_cfg_release(struct run_cfg *rc)
     json_decref(rc->cfg);
 }
 
-static void add_port(struct run_cfg *rc, int port)
+static void add_port(struct vx_run_cfg *rc, int port)
 {
     for (size_t i = 0; i < rc->n_ports; i++)
         if (rc->ports[i] == port)
             return;
-    if (rc->n_ports < MAX_PORTS && port > 0 && port < 65536)
+    if (rc->n_ports < VX_RUN_MAX_PORTS && port > 0 && port < 65536)
         rc->ports[rc->n_ports++] = port;
 }
 
 /* The run settings: the job's normalised config over the profile's preset. */
-static int load_run_cfg(const struct vx_phase_ctx *ctx, struct run_cfg *rc, struct vx_err **err)
+int vx_run_cfg_load(const struct vx_phase_ctx *ctx, struct vx_run_cfg *rc, struct vx_err **err)
 {
     const struct vx_profile *prof =
         vx_profile_get(ctx->job->profile ? ctx->job->profile : "standard");
@@ -160,7 +145,7 @@ static int tester_rootfs(const struct vx_phase_ctx *ctx, char **out, struct vx_e
 }
 
 /* Symbols to count: (present code file of the package, symbol) for bound findings. */
-static void symbol_probes(const struct vx_pipeline_state *st, const char **paths,
+void vx_run_symbol_probes(const struct vx_pipeline_state *st, const char **paths,
                           const char **names, size_t *n)
 {
     const struct vx_findings *f = st->findings;
@@ -182,7 +167,7 @@ static void symbol_probes(const struct vx_pipeline_state *st, const char **paths
             base = base ? base + 1 : ow->path;
             if (!strstr(base, ".so") && !strstr(ow->path, "/bin/") && !strstr(ow->path, "/sbin/"))
                 continue;
-            for (size_t s = 0; s < fi->n_symbols && *n < MAX_SYMBOL_PROBES; s++) {
+            for (size_t s = 0; s < fi->n_symbols && *n < VX_RUN_MAX_SYMBOLS; s++) {
                 paths[*n] = ow->path;
                 names[*n] = fi->symbols[s];
                 (*n)++;
@@ -198,8 +183,8 @@ static bool stop_requested(void *arg)
     return ctx->should_stop && ctx->should_stop(ctx);
 }
 
-static int put(struct vx_phase_ctx *ctx, const char *type, const char *media, const char *doc,
-               struct vx_err **err)
+int vx_run_put_evidence(struct vx_phase_ctx *ctx, const char *type, const char *media,
+                        const char *doc, struct vx_err **err)
 {
     if (!ctx->store || !doc)
         return 0;
@@ -211,7 +196,7 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
 {
     struct vx_pipeline_state *st = ctx->state;
     const struct vx_pipeline_config *pc = ctx->cfg;
-    struct run_cfg rc = {0};
+    struct vx_run_cfg rc = {0};
     struct vx_sandbox_config sc = {0};
     struct vx_sandbox *sb = NULL;
     struct vx_trace_engine *engine = NULL;
@@ -223,7 +208,7 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
     struct vx_exercise_report rep = {0};
     struct vx_sandbox_exit ex = {0};
     struct vx_run_facts *facts = NULL;
-    const char *sym_paths[MAX_SYMBOL_PROBES], *sym_names[MAX_SYMBOL_PROBES];
+    const char *sym_paths[VX_RUN_MAX_SYMBOLS], *sym_names[VX_RUN_MAX_SYMBOLS];
     char *state_dir = NULL, *name = NULL, *jobs = NULL, *doc = NULL, *tester = NULL;
     struct vx_test_script_result tsr = {0};
     struct vx_exercise_report hrep = {0};
@@ -235,9 +220,13 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
 
     if (!st || !st->image || !st->rootfs || !st->job_dir)
         return vx_err_set(err, VX_E_INTERNAL, 0, "the sandbox phase runs after the image phase");
-    r = load_run_cfg(ctx, &rc, err);
+    r = vx_run_cfg_load(ctx, &rc, err);
     if (r < 0)
         goto out;
+    if (pc && pc->sandbox && strcmp(pc->sandbox, "kubernetes") == 0) {
+        r = vx_phase_sandbox_kube(ctx, &rc, err);
+        goto out;
+    }
     if (rc.test_script && (r = tester_rootfs(ctx, &tester, err)) < 0)
         goto out;
 
@@ -278,7 +267,7 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
         if (r < 0)
             goto out;
     }
-    symbol_probes(st, sym_paths, sym_names, &to.n_symbols);
+    vx_run_symbol_probes(st, sym_paths, sym_names, &to.n_symbols);
     to.backends = pc && pc->tracers ? pc->tracers : "auto";
     to.symbol_paths = sym_paths;
     to.symbol_names = sym_names;
@@ -333,8 +322,8 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
             vx_err_wrap(err, "test script");
             goto out;
         }
-        vx_info("job %s: test script exited %d%s after %" PRId64 " ms", ctx->job->id,
-                tsr.exit_code, tsr.timed_out ? " (timed out)" : "", tsr.ran_ms);
+        vx_info("job %s: test script exited %d%s after %" PRId64 " ms", ctx->job->id, tsr.exit_code,
+                tsr.timed_out ? " (timed out)" : "", tsr.ran_ms);
     }
     if (rc.n_ports && !stop_requested(ctx)) {
         int64_t left = started + rc.duration_ms - vx_mono_ms();
@@ -409,30 +398,30 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
                                    : ex.signal,
                        ex.oom_killed ? " (oom killed)" : "", ex.timed_out ? " (timed out)" : "",
                        vx_sandbox_stdout(sb), vx_sandbox_stderr(sb));
-    r = put(ctx, "sandbox-log", "text/plain", doc, err);
+    r = vx_run_put_evidence(ctx, "sandbox-log", "text/plain", doc, err);
     free(doc);
     doc = NULL;
     if (r == 0 && exercised) {
         doc = vx_exercise_json(&rep);
-        r = put(ctx, "exercise", "application/json", doc, err);
+        r = vx_run_put_evidence(ctx, "exercise", "application/json", doc, err);
         free(doc);
         doc = NULL;
     }
     if (r == 0 && tsr.ran) {
-        json_t *o = json_pack("{s:b,s:i,s:i,s:b,s:I,s:s}", "ran", tsr.ran, "exit_code",
-                              tsr.exit_code, "signal", tsr.signal, "timed_out", tsr.timed_out,
-                              "ran_ms", (json_int_t)tsr.ran_ms, "output",
-                              tsr.output ? tsr.output : "");
+        json_t *o =
+            json_pack("{s:b,s:i,s:i,s:b,s:I,s:s}", "ran", tsr.ran, "exit_code", tsr.exit_code,
+                      "signal", tsr.signal, "timed_out", tsr.timed_out, "ran_ms",
+                      (json_int_t)tsr.ran_ms, "output", tsr.output ? tsr.output : "");
 
         doc = vx_json_dump(o);
         json_decref(o);
-        r = put(ctx, "test-script", "application/json", doc, err);
+        r = vx_run_put_evidence(ctx, "test-script", "application/json", doc, err);
         free(doc);
         doc = NULL;
     }
     if (r == 0) {
         doc = vx_trace_profile_json(profile);
-        r = put(ctx, "profile", "application/json", doc, err);
+        r = vx_run_put_evidence(ctx, "profile", "application/json", doc, err);
         free(doc);
         doc = NULL;
     }
@@ -465,7 +454,7 @@ out:
     vx_exercise_report_release(&hrep);
     vx_test_script_result_release(&tsr);
     free(tester);
-    run_cfg_release(&rc);
+    vx_run_cfg_release(&rc);
     free(state_dir);
     free(name);
     free(jobs);

@@ -48,7 +48,17 @@ struct vx_pipeline_config {
     const char *runtime;             /* OCI runtime: "runc" (default) or "crun" */
     const char *tracers;             /* "auto" (default) or a comma list of backends */
     uint32_t uid_shift;              /* host uid of container root; default 0x10000000 */
-    const char *tester_rootfs;       /* the rootfs a job's test_script runs in
+    /* Where workloads run: "runc" (default: the local OCI runtime, `runtime` above) or
+     * "kubernetes" (a Job per analysis with the tracer as a privileged sidecar). */
+    const char *sandbox;
+    const char *kubeconfig;               /* kubernetes credentials; NULL = $KUBECONFIG,
+                                       ~/.kube/config, then the in-cluster service account */
+    const char *kube_context;             /* NULL = current-context */
+    const char *kube_namespace;           /* where Jobs go; default "vexxy-sandbox" */
+    const char *kube_runtime_class;       /* the Jobs' runtimeClassName (e.g. gVisor), or NULL */
+    const char *tracer_image;             /* the vexxy image the tracer sidecar, the init container
+                                       and the test-script container run; required */
+    const char *tester_rootfs;            /* the rootfs a job's test_script runs in
                                         (scripts/build-tester.sh, shifted by uid_shift); NULL =
                                         <data_dir>/tester/current/rootfs */
     struct vx_trace_engine *trace_engine; /* loaded once per process (borrowed), or NULL:

@@ -2,7 +2,12 @@
 #ifndef VX_QUEUE_QUEUE_INT_H
 #define VX_QUEUE_QUEUE_INT_H
 
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
 struct vx_phase_ctx;
+struct vx_pipeline_state;
 struct vx_err;
 
 /* phase_image.c: pull + verify + unpack the job's image into <job_dir>/rootfs. */
@@ -14,6 +19,36 @@ int vx_phase_inventory(struct vx_phase_ctx *ctx, struct vx_err **err);
 /* phase_sandbox.c: run + trace + exercise (sandbox), report on the profile (trace). */
 int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err);
 int vx_phase_trace(struct vx_phase_ctx *ctx, struct vx_err **err);
+
+/* The run settings of a job: its normalised config over its profile's preset (both
+ * sandbox backends read them). */
+#define VX_RUN_MAX_PORTS   64
+#define VX_RUN_MAX_SYMBOLS 256
+struct vx_run_cfg {
+    json_t *cfg; /* the job's normalised config (owned) */
+    char **command, **env;
+    size_t n_command, n_env;
+    int ports[VX_RUN_MAX_PORTS];
+    size_t n_ports;
+    int64_t duration_ms, timeout_ms, health_timeout_ms;
+    const char *health_path;
+    bool fuzz;
+    int64_t max_requests;
+    const char *test_script; /* borrowed from cfg, or NULL */
+};
+int vx_run_cfg_load(const struct vx_phase_ctx *ctx, struct vx_run_cfg *rc, struct vx_err **err);
+void vx_run_cfg_release(struct vx_run_cfg *rc);
+/* Functions named by bound findings to count: (in-image code file of the package, name)
+ * pairs, at most VX_RUN_MAX_SYMBOLS; the strings are borrowed from the state. */
+void vx_run_symbol_probes(const struct vx_pipeline_state *st, const char **paths,
+                          const char **names, size_t *n);
+/* Stores one evidence document of the job (no-op without a store). */
+int vx_run_put_evidence(struct vx_phase_ctx *ctx, const char *type, const char *media,
+                        const char *doc, struct vx_err **err);
+
+/* phase_kube.c: the sandbox phase on Kubernetes (a Job with the tracer as a sidecar). */
+int vx_phase_sandbox_kube(struct vx_phase_ctx *ctx, const struct vx_run_cfg *rc,
+                          struct vx_err **err);
 
 /* phase_vex.c: verdicts (reach) and the documents (vex). */
 int vx_phase_reach(struct vx_phase_ctx *ctx, struct vx_err **err);

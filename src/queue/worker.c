@@ -403,8 +403,10 @@ int vx_workers_start(const struct vx_workers_config *cfg, struct vx_store *store
             vx_info("workers: removed %zu sandbox(es) left by a crashed worker", reaped);
         }
         free(state);
-        /* the tracer's shared parts (eBPF objects) load once per process */
-        if (!w->cfg.pipeline.trace_engine) {
+        /* the tracer's shared parts (eBPF objects) load once per process; on Kubernetes
+         * the tracer runs in each analysis's pod, not here */
+        if (!w->cfg.pipeline.trace_engine &&
+            !(w->cfg.pipeline.sandbox && strcmp(w->cfg.pipeline.sandbox, "kubernetes") == 0)) {
             if (vx_trace_engine_new(&w->engine, err) < 0) {
                 rc = -(int)(*err)->code;
                 w->nslots = 0; /* nothing started: stop has nothing to join */

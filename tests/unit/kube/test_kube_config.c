@@ -379,13 +379,13 @@ static void test_base64(void **state)
 
     (void)state;
     for (size_t i = 0; i < VX_ARRAY_SIZE(ok); i++) {
-        assert_int_equal(kube_base64_decode(ok[i].in, &out, &len), 0);
+        assert_int_equal(vx_kube_base64_decode(ok[i].in, &out, &len), 0);
         assert_int_equal(len, strlen(ok[i].out));
         assert_memory_equal(out, ok[i].out, len);
         free(out);
     }
     for (size_t i = 0; i < VX_ARRAY_SIZE(ko); i++) {
-        if (kube_base64_decode(ko[i], &out, &len) == 0)
+        if (vx_kube_base64_decode(ko[i], &out, &len) == 0)
             fail_msg("'%s' decoded", ko[i]);
     }
 }
@@ -428,8 +428,8 @@ static void test_status_mapping(void **state)
     (void)state;
     for (size_t i = 0; i < VX_ARRAY_SIZE(cases); i++) {
         struct vx_err *err = NULL;
-        int rc = kube_status_err(cases[i].status, cases[i].body, strlen(cases[i].body),
-                                 "kubernetes GET /x", &err);
+        int rc = vx_kube_status_err(cases[i].status, cases[i].body, strlen(cases[i].body),
+                                    "kubernetes GET /x", &err);
 
         assert_int_equal(rc, -cases[i].code);
         if (!strstr(err->msg, cases[i].needle) || strncmp(err->msg, "kubernetes GET /x: ", 19))
