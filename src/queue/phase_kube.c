@@ -254,10 +254,12 @@ static json_t *job_object(const struct kube_run *k, const char *image)
                   restricted_security(!image_user_is_root(ic)), "volumeMounts", volume_mount());
     if (ic->working_dir && *ic->working_dir)
         json_object_set_new(target, "workingDir", json_string(ic->working_dir));
-    tracer = json_pack("{s:s,s:s,s:o,s:{s:b},s:[o],s:{s:{s:s,s:s}}}", "name", "tracer", "image",
+    /* root inside the privileged sidecar: the image's default user (uid 10001) has no
+     * capabilities even in a privileged container */
+    tracer = json_pack("{s:s,s:s,s:o,s:{s:b,s:i},s:[o],s:{s:{s:s,s:s}}}", "name", "tracer", "image",
                        pc->tracer_image, "command", agent_args(k), "securityContext", "privileged",
-                       1, "volumeMounts", volume_mount(), "resources", "limits", "memory", "512Mi",
-                       "cpu", "1");
+                       1, "runAsUser", 0, "volumeMounts", volume_mount(), "resources", "limits",
+                       "memory", "512Mi", "cpu", "1");
     containers = json_pack("[o,o]", target, tracer);
     if (rc->test_script) {
         json_t *tenv = json_array();

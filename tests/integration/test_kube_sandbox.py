@@ -213,6 +213,7 @@ class KubeSandboxTest(unittest.TestCase):
         trc = byname["tracer"]
         self.assertEqual(trc["image"], TRACER_IMAGE)
         self.assertTrue(trc["securityContext"]["privileged"])
+        self.assertEqual(trc["securityContext"]["runAsUser"], 0)
         self.assertEqual(trc["command"][:3], ["vexxy", "sandbox", "agent"])
         self.assertIn("--duration", trc["command"])
         self.assertEqual(pod["initContainers"][0]["command"],
