@@ -7,16 +7,20 @@ config {analysis_duration: 8, ports: [80]}; the job is polled to `complete`, the
    vulnerable_code_not_in_execute_path, libxml2 (not in the image) component_not_present;
  - ?format=cyclonedx|csaf serve those documents (and they validate against ../shared/schemas
    when it and python3-jsonschema are there);
- - /api/v1/analysis/{id}/evidence lists the documents.
+ - /api/v1/analysis/{id}/evidence lists the documents;
+ - the job's callback_url gets the webhook (event job.complete) carrying the same summary.
 Needs root and the fixtures "images" and "registry"; skips (77) otherwise.
 """
 import json
 import os
 import sys
+import threading
+import time
 import unittest
 
 import vxdemo
 import vxtest
+from test_webhook import Receiver
 
 
 class ApiEndToEndTest(vxtest.ServerTestCase):
@@ -35,8 +39,13 @@ class ApiEndToEndTest(vxtest.ServerTestCase):
         with open(vxdemo.demo_report(self.tmp, vxdemo.inventory(), [absent])) as f:
             findings = json.load(f)
         n_findings = len(findings["Results"][0]["Vulnerabilities"])
+        rx = Receiver(0)
+        threading.Thread(target=rx.serve_forever, daemon=True).start()
+        self.addCleanup(rx.server_close)
+        self.addCleanup(rx.shutdown)
         r = self.srv.submit(image_ref="%s:latest" % repo, image_digest=digest,
                             findings=findings,
+                            callback_url="http://127.0.0.1:%d/hook" % rx.server_address[1],
                             config={"analysis_duration": 8, "ports": [80]})
         self.assertEqual(r.status, 202, r.body)
         job = r.json["job_id"]
@@ -65,6 +74,21 @@ class ApiEndToEndTest(vxtest.ServerTestCase):
         self.assertEqual(got[("coreutils", "CVE-2016-2781")],
                          ("not_affected", "vulnerable_code_not_in_execute_path"))
         print("states seen: %s; summary: %s" % (sorted(seen), json.dumps(body["summary"])))
+        # the webhook: sent once the job is complete, with the same summary
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with rx.lock:
+                if rx.got:
+                    break
+            time.sleep(0.05)
+        with rx.lock:
+            self.assertEqual(len(rx.got), 1, rx.got)
+            headers, raw, _ = rx.got[0]
+        hook = json.loads(raw)
+        self.assertEqual(headers.get("X-Vexxy-Event"), "job.complete")
+        self.assertTrue(headers.get("X-Vexxy-Signature", "").startswith("sha256="))
+        self.assertEqual(hook["job_id"], job)
+        self.assertEqual(hook["summary"], body["summary"])
 
         docs = {"openvex": body["vex_document"]}
         for fmt, key in (("cyclonedx", "bomFormat"), ("csaf", "document"),
