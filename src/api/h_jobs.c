@@ -299,9 +299,10 @@ void vx_api_h_analysis_results(struct vx_api_req *r)
     }
     format = vx_api_query(r, "format");
     if (format && *format && strcmp(format, "openvex") != 0 && strcmp(format, "cyclonedx") != 0 &&
-        strcmp(format, "csaf") != 0) {
+        strcmp(format, "csaf") != 0 && strcmp(format, "sbom") != 0 &&
+        strcmp(format, "sbom-in-use") != 0) {
         vx_api_reply_error(r, VX_E_INVALID, "format",
-                           "'format' must be one of openvex, cyclonedx, csaf");
+                           "'format' must be one of openvex, cyclonedx, csaf, sbom, sbom-in-use");
         return;
     }
     if (load_job(r, &job) < 0)

@@ -174,6 +174,14 @@ static int write_outputs(const struct vx_pipeline_state *st, const char *format,
         p = vx_xasprintf("%s/csaf.json", out);
         rc |= write_atomic(p, st->csaf);
         free(p);
+        p = vx_xasprintf("%s/sbom.cdx.json", out);
+        rc |= write_atomic(p, st->sbom);
+        free(p);
+        if (st->sbom_in_use) {
+            p = vx_xasprintf("%s/sbom-in-use.cdx.json", out);
+            rc |= write_atomic(p, st->sbom_in_use);
+            free(p);
+        }
     } else if (out) {
         const char *doc = !strcmp(format, "cyclonedx") ? st->cyclonedx
                           : !strcmp(format, "csaf")    ? st->csaf

@@ -135,6 +135,12 @@ char *vx_inventory_json(const struct vx_inventory *inv, bool with_files);
  * their files). image_purl names the metadata component (or NULL). Caller frees. */
 char *vx_inventory_cyclonedx(const struct vx_inventory *inv, const char *image_purl,
                              const char *serial_uuid, int64_t timestamp_ms);
+/* The in-use SBOM: the same document restricted to the packages with at least one file that
+ * ran (owner_used[k] for inv->owners[k]: opened, executed or mapped during the run), each
+ * listing only those files as occurrences. Caller frees. */
+char *vx_inventory_cyclonedx_used(const struct vx_inventory *inv, const char *image_purl,
+                                  const char *serial_uuid, int64_t timestamp_ms,
+                                  const bool *owner_used);
 
 /* ---- parsers from memory (rootfs-relative 'where' names the file in messages) ----------- */
 

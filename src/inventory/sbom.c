@@ -51,13 +51,15 @@ static json_t *jstr(const char *s)
     return j ? j : json_string("");
 }
 
-char *vx_inventory_cyclonedx(const struct vx_inventory *inv, const char *image_purl,
-                             const char *serial_uuid, int64_t timestamp_ms)
+/* owner_used (n_owners entries) or NULL for every package and file. */
+static char *cyclonedx(const struct vx_inventory *inv, const char *image_purl,
+                       const char *serial_uuid, int64_t timestamp_ms, const bool *owner_used)
 {
     json_t *root = json_object(), *meta = json_object(), *comps = json_array();
     json_t *tools = json_object(), *tcomps = json_array(), *tool = json_object();
     json_t **occ = vx_xcalloc(inv->n_pkgs ? inv->n_pkgs : 1, sizeof(*occ));
     size_t *n_occ = vx_xcalloc(inv->n_pkgs ? inv->n_pkgs : 1, sizeof(*n_occ));
+    bool *used = vx_xcalloc(inv->n_pkgs ? inv->n_pkgs : 1, sizeof(*used));
     struct order *ord = vx_xcalloc(inv->n_pkgs ? inv->n_pkgs : 1, sizeof(*ord));
     char uuid[37], ts[32], *out;
     const char *prev = NULL;
@@ -107,7 +109,9 @@ char *vx_inventory_cyclonedx(const struct vx_inventory *inv, const char *image_p
     for (size_t k = 0; k < inv->n_owners; k++) {
         const struct vx_inv_owner *o = &inv->owners[k];
         json_t *l;
-        if (o->is_dir || n_occ[o->pkg] >= MAX_OCCURRENCES)
+        if (owner_used && owner_used[k])
+            used[o->pkg] = true;
+        if (o->is_dir || n_occ[o->pkg] >= MAX_OCCURRENCES || (owner_used && !owner_used[k]))
             continue;
         l = json_object();
         json_object_set_new(l, "location", jstr(o->path));
@@ -120,9 +124,12 @@ char *vx_inventory_cyclonedx(const struct vx_inventory *inv, const char *image_p
     for (size_t k = 0; k < inv->n_pkgs; k++) {
         const struct vx_pkg *p = &inv->pkgs[ord[k].i];
         const char *purl = p->purl ? p->purl : p->name;
-        json_t *c = json_object();
+        json_t *c;
         char *ref;
 
+        if (owner_used && !used[ord[k].i])
+            continue;
+        c = json_object();
         dup = prev && !strcmp(prev, purl) ? dup + 1 : 0;
         prev = purl;
         ref = dup ? vx_xasprintf("%s#%zu", purl, dup + 1) : vx_xstrdup(purl);
@@ -151,6 +158,20 @@ char *vx_inventory_cyclonedx(const struct vx_inventory *inv, const char *image_p
         json_decref(occ[i]);
     free(occ);
     free(n_occ);
+    free(used);
     free(ord);
     return out;
+}
+
+char *vx_inventory_cyclonedx(const struct vx_inventory *inv, const char *image_purl,
+                             const char *serial_uuid, int64_t timestamp_ms)
+{
+    return cyclonedx(inv, image_purl, serial_uuid, timestamp_ms, NULL);
+}
+
+char *vx_inventory_cyclonedx_used(const struct vx_inventory *inv, const char *image_purl,
+                                  const char *serial_uuid, int64_t timestamp_ms,
+                                  const bool *owner_used)
+{
+    return cyclonedx(inv, image_purl, serial_uuid, timestamp_ms, owner_used);
 }

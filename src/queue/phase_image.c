@@ -45,7 +45,10 @@ void vx_pipeline_state_release(struct vx_pipeline_state *st)
     free(st->csaf);
     free(st->evidence);
     free(st->evidence_id);
+    free(st->sbom);
+    free(st->sbom_in_use);
     st->results_json = st->openvex = st->cyclonedx = st->csaf = st->evidence = NULL;
+    st->sbom = st->sbom_in_use = NULL;
     st->evidence_id = NULL;
     free(st->job_dir);
     free(st->rootfs);

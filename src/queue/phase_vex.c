@@ -209,7 +209,26 @@ int vx_phase_vex(struct vx_phase_ctx *ctx, struct vx_err **err)
     vx_uuid4(uuid);
     st->cyclonedx = vx_vex_cyclonedx(&doc, uuid);
     st->csaf = vx_vex_csaf(&doc);
+    /* the SBOMs: every package, and those whose files ran (opened, executed, mapped) */
+    free(st->sbom);
+    free(st->sbom_in_use);
+    vx_uuid4(uuid);
+    st->sbom = vx_inventory_cyclonedx(st->inventory, prods[0], uuid, doc.timestamp_ms);
+    st->sbom_in_use = NULL;
+    if (st->profile) {
+        const struct vx_inventory *inv = st->inventory;
+        bool *used = vx_xcalloc(inv->n_owners ? inv->n_owners : 1, sizeof(*used));
+
+        for (size_t k = 0; k < inv->n_owners; k++)
+            used[k] = !inv->owners[k].is_dir &&
+                      vx_trace_profile_file(st->profile, inv->owners[k].path) != NULL;
+        vx_uuid4(uuid);
+        st->sbom_in_use = vx_inventory_cyclonedx_used(inv, prods[0], uuid, doc.timestamp_ms, used);
+        free(used);
+    }
     rc = store_doc(ctx, "openvex", st->openvex, &openvex_id, err);
+    if (rc == 0 && st->sbom_in_use)
+        rc = store_doc(ctx, "sbom-in-use", st->sbom_in_use, NULL, err);
     if (rc == 0)
         rc = store_doc(ctx, "cyclonedx", st->cyclonedx, NULL, err);
     if (rc == 0)

@@ -81,6 +81,8 @@ struct vx_pipeline_state {
     char *results_json; /* the API's results object, stored with the complete job */
     char *openvex;      /* NULL when there is no statement (OpenVEX needs one at least) */
     char *cyclonedx, *csaf, *evidence;
+    char *sbom;        /* CycloneDX SBOM of the image's packages (vex phase) */
+    char *sbom_in_use; /* the same for the packages whose files ran; NULL without a run */
     char *evidence_id; /* the evidence document's id in the store, or NULL */
 };
 void vx_pipeline_state_release(struct vx_pipeline_state *st);

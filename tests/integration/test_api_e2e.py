@@ -97,6 +97,22 @@ class ApiEndToEndTest(vxtest.ServerTestCase):
             self.assertEqual(d.status, 200, (fmt, d.body[:400]))
             self.assertIn(key, d.json)
             docs[fmt] = d.json
+        # the SBOMs: the image's packages, and those whose files ran
+        for fmt in ("sbom", "sbom-in-use"):
+            d = self.srv.request("GET", "/api/v1/analysis/%s/results?format=%s" % (job, fmt))
+            self.assertEqual(d.status, 200, (fmt, d.body[:400]))
+            docs[fmt] = d.json
+        all_pkgs = {c["name"] for c in docs["sbom"]["components"]}
+        used = {c["name"]: [o["location"] for o in c.get("evidence", {}).get("occurrences", [])]
+                for c in docs["sbom-in-use"]["components"]}
+        print("in-use SBOM: %d of %d packages: %s" % (len(used), len(all_pkgs), sorted(used)))
+        self.assertTrue(set(used) <= all_pkgs)
+        for p in ("nginx", "libc6", "zlib1g"):  # nginx-light: a metapackage in bookworm
+            self.assertIn(p, used)
+            self.assertTrue(used[p], p)  # the files that ran, as occurrences
+        for p in ("curl", "python3.11-minimal", "coreutils"):
+            self.assertNotIn(p, used)
+        self.assertIn("/usr/sbin/nginx", used["nginx"])
         self.assertEqual(docs["openvex"]["@id"], body["vex_document"]["@id"])
         self.assertEqual(len(docs["cyclonedx"]["vulnerabilities"]), len(got))
         if vxdemo.have_schemas():

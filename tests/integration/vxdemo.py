@@ -85,6 +85,8 @@ def validate(doc, kind):
 
     name, cls = {"openvex": ("openvex_json_schema.json", Draft202012Validator),
                  "cyclonedx": ("bom-1.6.schema.json", Draft7Validator),
+                 "sbom": ("bom-1.6.schema.json", Draft7Validator),
+                 "sbom-in-use": ("bom-1.6.schema.json", Draft7Validator),
                  "csaf": ("csaf_2.0_json_schema.json", Draft202012Validator)}[kind]
     store = {}
     for fn in os.listdir(SCHEMAS):
