@@ -45,5 +45,6 @@ echo "== vexxy analyze oci:$VEXXY_FIXTURE_DEMO --findings $out/findings.json --d
 "$bin" analyze "oci:$VEXXY_FIXTURE_DEMO" --findings "$out/findings.json" --duration "$duration" \
     --data-dir "$out/data" --format all -o "$out/vex" --evidence "$out/evidence.json"
 echo
-echo "Documents: $out/vex/openvex.json, cyclonedx.json, csaf.json; evidence: $out/evidence.json"
+echo "Documents: $out/vex/openvex.json, cyclonedx.json, csaf.json, sbom.cdx.json (every package),"
+echo "           sbom-in-use.cdx.json (the packages whose files ran); evidence: $out/evidence.json"
 echo "Use them with a scanner, e.g.: trivy image --vex $out/vex/openvex.json IMAGE"
