@@ -37,7 +37,7 @@ static const char usage[] =
     "       [--runtime runc|crun] [--tracer fanotify|ebpf|ptrace[,..]] [--data-dir DIR] [--keep]\n"
     "       [--tester-rootfs DIR] [--sandbox runc|kubernetes [--kubeconfig FILE]\n"
     "       [--kube-context NAME] [--kube-namespace NS] [--kube-runtime-class NAME]\n"
-    "       --tracer-image REF]\n"
+    "       --tracer-image REF] [--rootfs-cache N]\n"
     "IMAGE is docker://REF, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or a bare "
     "reference.\n"
     "Exit status: 0 done, 1 done with affected CVEs under --fail-on affected, 2 error.";
@@ -50,6 +50,7 @@ enum { /* long-only options */
        OPT_KUBE_NAMESPACE,
        OPT_KUBE_RUNTIME_CLASS,
        OPT_TRACER_IMAGE,
+       OPT_ROOTFS_CACHE,
 };
 
 static bool one_of(const char *v, const char *const *set)
@@ -392,6 +393,7 @@ int vx_cmd_analyze(int argc, char **argv)
         {"kube-namespace", required_argument, NULL, OPT_KUBE_NAMESPACE},
         {"kube-runtime-class", required_argument, NULL, OPT_KUBE_RUNTIME_CLASS},
         {"tracer-image", required_argument, NULL, OPT_TRACER_IMAGE},
+        {"rootfs-cache", required_argument, NULL, OPT_ROOTFS_CACHE},
         {NULL, 0, NULL, 0},
     };
     struct vx_job_rec job = {0};
@@ -537,6 +539,11 @@ int vx_cmd_analyze(int argc, char **argv)
             break;
         case OPT_TRACER_IMAGE:
             cfg.tracer_image = optarg;
+            break;
+        case OPT_ROOTFS_CACHE:
+            if (vx_parse_i64(optarg, -1, 100000, &num) < 0)
+                goto bad_value;
+            cfg.rootfs_cache = num == 0 ? -1 : (int)num;
             break;
         case 'C':
             if (n_command == VX_ARRAY_SIZE(command))

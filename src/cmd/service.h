@@ -24,6 +24,7 @@ enum {
     VX_PIPE_KUBE_NAMESPACE,
     VX_PIPE_KUBE_RUNTIME_CLASS,
     VX_PIPE_TRACER_IMAGE,
+    VX_PIPE_ROOTFS_CACHE,
     VX_PIPE_COUNT
 };
 extern const struct vx_opt vx_service_pipeline_opts[VX_PIPE_COUNT];

@@ -5,8 +5,10 @@
  * a client never gets the server to read a path of its own (oci:, oci-archive:,
  * docker-archive: are for `vexxy analyze` on the user's machine). The pull verifies every
  * blob and requires the job's image_digest to be the index or the platform manifest
- * digest. The rootfs goes to <data_dir>/jobs/<id>/rootfs, which is removed first: a retried
- * job starts from a clean state. What was pulled (digests, platform, layers, config,
+ * digest. The unpacked tree is shared by every analysis of the same manifest on this host
+ * (rootfs_cache.c: <data_dir>/rootfs/<digest>-<shift>, held with a shared lock until the job
+ * ends), or with --rootfs-cache -1 goes to <data_dir>/jobs/<id>/rootfs. The job directory
+ * (overlay, logs) is removed first: a retried job starts from a clean state. What was pulled (digests, platform, layers, config,
  * unpack report) is stored as the job's "image" evidence before the phase ends.
  */
 #include "common/setup.h"
@@ -54,6 +56,9 @@ void vx_pipeline_state_release(struct vx_pipeline_state *st)
     free(st->rootfs);
     st->job_dir = NULL;
     st->rootfs = NULL;
+    if (st->rootfs_lock > 0)
+        close(st->rootfs_lock - 1); /* the shared tree may be evicted from now on */
+    st->rootfs_lock = 0;
 }
 
 /* true if the registry "host[:port]" is in the comma-separated list: an entry "*" matches
@@ -92,7 +97,8 @@ int vx_phase_image(struct vx_phase_ctx *ctx, struct vx_err **err)
     struct vx_unpack_report rep = {0};
     struct vx_image *img = NULL;
     char *cache = NULL, *job_dir = NULL, *rootfs = NULL, *doc = NULL;
-    int rc;
+    int rc, lock_fd = -1, max_cached = cfg && cfg->rootfs_cache ? cfg->rootfs_cache : 8;
+    bool hit = false;
 
     rc = vx_image_source_parse(job->image_ref, &src, err);
     if (rc < 0)
@@ -113,7 +119,6 @@ int vx_phase_image(struct vx_phase_ctx *ctx, struct vx_err **err)
     }
     cache = vx_xasprintf("%s/cache", ctx->data_dir); /* + blobs/sha256/<hex> */
     job_dir = vx_xasprintf("%s/jobs/%s", ctx->data_dir, job->id);
-    rootfs = vx_xasprintf("%s/rootfs", job_dir);
     rc = vx_fs_remove_tree(job_dir, err);
     if (rc < 0)
         goto out;
@@ -143,14 +148,21 @@ int vx_phase_image(struct vx_phase_ctx *ctx, struct vx_err **err)
     uopts.uid_shift =
         uopts.keep_ownership ? (cfg && cfg->uid_shift ? cfg->uid_shift : 0x10000000u) : 0;
     uopts.id_range = 65536;
-    rc = vx_image_unpack(img, rootfs, &uopts, &rep, err);
+    if (max_cached > 0) {
+        rc = vx_rootfs_cache_get(ctx->data_dir, img, &uopts, max_cached, &rootfs, &lock_fd, &rep,
+                                 &hit, err);
+    } else {
+        rootfs = vx_xasprintf("%s/rootfs", job_dir);
+        rc = vx_image_unpack(img, rootfs, &uopts, &rep, err);
+    }
     if (rc < 0) {
         vx_err_wrap(err, "unpack '%s'", job->image_ref);
         goto out;
     }
-    vx_info("job %s: image %s (%s, manifest %s): %zu layer(s), %" PRId64 " entries unpacked",
-            job->id, job->image_ref, img->platform ? img->platform : "?",
-            img->manifest_digest ? img->manifest_digest : "?", img->n_layers, rep.entries);
+    vx_info("job %s: image %s (%s, manifest %s): %zu layer(s), %" PRId64 " entries %s", job->id,
+            job->image_ref, img->platform ? img->platform : "?",
+            img->manifest_digest ? img->manifest_digest : "?", img->n_layers, rep.entries,
+            hit ? "(unpacked before: shared tree reused)" : "unpacked");
     if (ctx->store) {
         doc = vx_image_json(img, &rep);
         rc = vx_store_evidence_put(ctx->store, job->id, "image", "application/json", doc,
@@ -163,11 +175,15 @@ int vx_phase_image(struct vx_phase_ctx *ctx, struct vx_err **err)
         ctx->state->image = img;
         ctx->state->job_dir = job_dir;
         ctx->state->rootfs = rootfs;
+        ctx->state->rootfs_lock = lock_fd >= 0 ? lock_fd + 1 : 0;
         img = NULL;
         job_dir = rootfs = NULL;
+        lock_fd = -1;
     }
     rc = 0;
 out:
+    if (lock_fd >= 0)
+        close(lock_fd);
     vx_unpack_report_release(&rep);
     vx_image_source_release(&src);
     vx_image_free(img);

@@ -51,14 +51,17 @@ struct vx_pipeline_config {
     /* Where workloads run: "runc" (default: the local OCI runtime, `runtime` above) or
      * "kubernetes" (a Job per analysis with the tracer as a privileged sidecar). */
     const char *sandbox;
-    const char *kubeconfig;               /* kubernetes credentials; NULL = $KUBECONFIG,
+    const char *kubeconfig;         /* kubernetes credentials; NULL = $KUBECONFIG,
                                        ~/.kube/config, then the in-cluster service account */
-    const char *kube_context;             /* NULL = current-context */
-    const char *kube_namespace;           /* where Jobs go; default "vexxy-sandbox" */
-    const char *kube_runtime_class;       /* the Jobs' runtimeClassName (e.g. gVisor), or NULL */
-    const char *tracer_image;             /* the vexxy image the tracer sidecar, the init container
+    const char *kube_context;       /* NULL = current-context */
+    const char *kube_namespace;     /* where Jobs go; default "vexxy-sandbox" */
+    const char *kube_runtime_class; /* the Jobs' runtimeClassName (e.g. gVisor), or NULL */
+    const char *tracer_image;       /* the vexxy image the tracer sidecar, the init container
                                        and the test-script container run; required */
-    const char *tester_rootfs;            /* the rootfs a job's test_script runs in
+    int rootfs_cache;          /* unpacked images kept for reuse by later analyses of the same image
+                         (<data_dir>/rootfs); 0 = default 8, -1 = off (each job unpacks
+                         into its own directory) */
+    const char *tester_rootfs; /* the rootfs a job's test_script runs in
                                         (scripts/build-tester.sh, shifted by uid_shift); NULL =
                                         <data_dir>/tester/current/rootfs */
     struct vx_trace_engine *trace_engine; /* loaded once per process (borrowed), or NULL:
@@ -70,7 +73,9 @@ struct vx_pipeline_config {
 struct vx_pipeline_state {
     struct vx_image *image;           /* pulled and verified (image phase) */
     char *job_dir;                    /* <data_dir>/jobs/<id>: everything the run writes */
-    char *rootfs;                     /* <job_dir>/rootfs: the unpacked image */
+    char *rootfs;                     /* the unpacked image: <job_dir>/rootfs, or a shared tree of
+                                         <data_dir>/rootfs (read only either way) */
+    int rootfs_lock;                  /* fd + 1 of the shared tree's lock, 0 when none */
     struct vx_inventory *inventory;   /* packages and file index (inventory phase) */
     struct vx_findings *findings;     /* the job's findings, bound (inventory phase); NULL when
                                        the job has none */

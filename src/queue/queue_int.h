@@ -46,6 +46,16 @@ void vx_run_symbol_probes(const struct vx_pipeline_state *st, const char **paths
 int vx_run_put_evidence(struct vx_phase_ctx *ctx, const char *type, const char *media,
                         const char *doc, struct vx_err **err);
 
+/* rootfs_cache.c: the shared unpacked tree of img (built on first use), held with a shared
+ * lock until *lock_fd is closed (at the job's end); *rootfs owned; rep filled (from the
+ * cache on a hit, *hit = true). At most max_entries trees are kept (LRU; 0 = no limit). */
+struct vx_image;
+struct vx_unpack_opts;
+struct vx_unpack_report;
+int vx_rootfs_cache_get(const char *data_dir, const struct vx_image *img,
+                        const struct vx_unpack_opts *uopts, int max_entries, char **rootfs,
+                        int *lock_fd, struct vx_unpack_report *rep, bool *hit, struct vx_err **err);
+
 /* phase_kube.c: the sandbox phase on Kubernetes (a Job with the tracer as a sidecar). */
 int vx_phase_sandbox_kube(struct vx_phase_ctx *ctx, const struct vx_run_cfg *rc,
                           struct vx_err **err);
