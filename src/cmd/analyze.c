@@ -37,6 +37,7 @@ static const char usage[] =
     "       [--runtime runc|crun] [--tracer fanotify|ebpf|ptrace[,..]] [--data-dir DIR] [--keep]\n"
     "       [--tester-rootfs DIR] [--sandbox runc|kubernetes [--kubeconfig FILE]\n"
     "       [--kube-context NAME] [--kube-namespace NS] [--kube-runtime-class NAME]\n"
+    "       [--kube-pull-secret NAME]\n"
     "       --tracer-image REF] [--rootfs-cache N]\n"
     "IMAGE is docker://REF, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or a bare "
     "reference.\n"
@@ -49,6 +50,7 @@ enum { /* long-only options */
        OPT_KUBE_CONTEXT,
        OPT_KUBE_NAMESPACE,
        OPT_KUBE_RUNTIME_CLASS,
+       OPT_KUBE_PULL_SECRET,
        OPT_TRACER_IMAGE,
        OPT_ROOTFS_CACHE,
 };
@@ -392,6 +394,7 @@ int vx_cmd_analyze(int argc, char **argv)
         {"kube-context", required_argument, NULL, OPT_KUBE_CONTEXT},
         {"kube-namespace", required_argument, NULL, OPT_KUBE_NAMESPACE},
         {"kube-runtime-class", required_argument, NULL, OPT_KUBE_RUNTIME_CLASS},
+        {"kube-pull-secret", required_argument, NULL, OPT_KUBE_PULL_SECRET},
         {"tracer-image", required_argument, NULL, OPT_TRACER_IMAGE},
         {"rootfs-cache", required_argument, NULL, OPT_ROOTFS_CACHE},
         {NULL, 0, NULL, 0},
@@ -536,6 +539,9 @@ int vx_cmd_analyze(int argc, char **argv)
             break;
         case OPT_KUBE_RUNTIME_CLASS:
             cfg.kube_runtime_class = optarg;
+            break;
+        case OPT_KUBE_PULL_SECRET:
+            cfg.kube_pull_secret = optarg;
             break;
         case OPT_TRACER_IMAGE:
             cfg.tracer_image = optarg;

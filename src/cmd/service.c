@@ -148,6 +148,9 @@ const struct vx_opt vx_service_pipeline_opts[VX_PIPE_COUNT] = {
                                 "namespace of the analysis Jobs"},
     [VX_PIPE_KUBE_RUNTIME_CLASS] = {"kube-runtime-class", VX_OPT_STR, NULL, 0, 0,
                                     "runtimeClassName of the analysis pods (e.g. gvisor)"},
+    [VX_PIPE_KUBE_PULL_SECRET] = {"kube-pull-secret", VX_OPT_STR, NULL, 0, 0,
+                                  "imagePullSecrets of the analysis pods (registry credentials "
+                                  "in the sandbox namespace)"},
     [VX_PIPE_TRACER_IMAGE] = {"tracer-image", VX_OPT_STR, NULL, 0, 0,
                               "the vexxy image of the tracer sidecar (kubernetes; required)"},
     [VX_PIPE_ROOTFS_CACHE] = {"rootfs-cache", VX_OPT_INT, "8", -1, 100000,
@@ -219,6 +222,7 @@ int vx_service_pipeline_config(const struct vx_opt *o, struct vx_pipeline_config
     pc->kube_context = o[VX_PIPE_KUBE_CONTEXT].str;
     pc->kube_namespace = o[VX_PIPE_KUBE_NAMESPACE].str;
     pc->kube_runtime_class = o[VX_PIPE_KUBE_RUNTIME_CLASS].str;
+    pc->kube_pull_secret = o[VX_PIPE_KUBE_PULL_SECRET].str;
     pc->tracer_image = o[VX_PIPE_TRACER_IMAGE].str;
     pc->rootfs_cache = o[VX_PIPE_ROOTFS_CACHE].num == 0 ? -1 : (int)o[VX_PIPE_ROOTFS_CACHE].num;
     return 0;

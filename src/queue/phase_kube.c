@@ -285,6 +285,9 @@ static json_t *job_object(const struct kube_run *k, const char *image)
                     "vexxy", "emptyDir");
     if (pc->kube_runtime_class)
         json_object_set_new(pod, "runtimeClassName", json_string(pc->kube_runtime_class));
+    if (pc->kube_pull_secret)
+        json_object_set_new(pod, "imagePullSecrets",
+                            json_pack("[{s:s}]", "name", pc->kube_pull_secret));
     return json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:{s:i,s:i,s:I,s:{s:{s:o},s:o}}}", "apiVersion",
                      "batch/v1", "kind", "Job", "metadata", "name", k->name, "namespace", k->ns,
                      "labels", labels(k), "spec", "backoffLimit", 0, "ttlSecondsAfterFinished",

@@ -56,6 +56,8 @@ struct vx_pipeline_config {
     const char *kube_context;       /* NULL = current-context */
     const char *kube_namespace;     /* where Jobs go; default "vexxy-sandbox" */
     const char *kube_runtime_class; /* the Jobs' runtimeClassName (e.g. gVisor), or NULL */
+    const char *kube_pull_secret;   /* imagePullSecrets of the analysis pods (a Secret in the
+                                       sandbox namespace), or NULL */
     const char *tracer_image;       /* the vexxy image the tracer sidecar, the init container
                                        and the test-script container run; required */
     int rootfs_cache;          /* unpacked images kept for reuse by later analyses of the same image

@@ -231,10 +231,13 @@ class KubeSandboxTest(unittest.TestCase):
         script = os.path.join(self.tmp, "script.sh")
         with open(script, "w") as f:
             f.write("curl -fsS http://$TARGET_HOST:$TARGET_PORTS/\n")
-        r, doc = self.analyze("--test-script", script, "--port", "8080")
+        r, doc = self.analyze("--test-script", script, "--port", "8080", "--kube-pull-secret",
+                              "registry-creds", "--kube-runtime-class", "gvisor")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(doc["run"]["test_script_ran"])
         pod = self.posted("jobs")[0]["body"]["spec"]["template"]["spec"]
+        self.assertEqual(pod["imagePullSecrets"], [{"name": "registry-creds"}])
+        self.assertEqual(pod["runtimeClassName"], "gvisor")
         byname = {c["name"]: c for c in pod["containers"]}
         ts = byname["test-script"]
         env = {e["name"]: e["value"] for e in ts["env"]}
