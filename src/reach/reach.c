@@ -39,6 +39,7 @@
 #include "trace/trace.h"         /* the profile */
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/json.h" /* jansson objects as hash maps */
 
 #define MAX_FILES_KEPT   200
 #define MAX_TOUCHED_KEPT 200
@@ -209,22 +210,32 @@ static char *unbound_key(const struct vx_finding *f)
     return k;
 }
 
+/* The groups of one unbound package identity, oldest first. */
+struct key_groups {
+    size_t *idx;
+    size_t n, cap;
+};
+
 /* Groups findings: by package (bound) or package identity (unbound), then by meeting ids.
  * Per package the groups are few, so a linear search inside the package is fine; the
- * packages themselves are found through a per-package head index. */
+ * packages themselves are found through a per-package head index, and unbound identities
+ * through a hash map (a jansson object: identity -> slot in kg), so neither costs a scan of
+ * every group per finding. */
 static struct group *make_groups(const struct vx_findings *f, size_t n_pkgs, size_t *n_groups)
 {
     struct group *g = NULL;
     size_t ng = 0, cap = 0;
     size_t *head = vx_xcalloc(n_pkgs + 1, sizeof(*head)); /* 1 + first group index, by pkg */
     size_t *next = NULL, cap_next = 0;                    /* chain of groups of a pkg */
-    char **keys = NULL;                                   /* unbound groups' identities */
+    json_t *by_key = json_object();                       /* unbound identity -> slot */
+    struct key_groups *kg = NULL;
+    size_t n_kg = 0, cap_kg = 0;
 
     for (size_t i = 0; i < f->n; i++) {
         const struct vx_finding *fi = &f->items[i];
         long pkg = fi->pkg >= 0 && (size_t)fi->pkg < n_pkgs ? fi->pkg : -1;
-        char *key = pkg < 0 ? unbound_key(fi) : NULL;
-        size_t found = SIZE_MAX;
+        char *key = NULL;
+        size_t found = SIZE_MAX, slot = SIZE_MAX;
 
         if (!fi->id)
             continue;
@@ -235,26 +246,40 @@ static struct group *make_groups(const struct vx_findings *f, size_t n_pkgs, siz
                     break;
                 }
         } else {
-            for (size_t gi = 0; gi < ng; gi++)
-                if (g[gi].pkg < 0 && strcmp(keys[gi], key) == 0 &&
-                    ids_meet(&f->items[g[gi].first], fi)) {
-                    found = gi;
-                    break;
-                }
+            json_t *s;
+
+            key = unbound_key(fi);
+            s = json_object_get(by_key, key);
+            if (s) {
+                slot = (size_t)json_integer_value(s);
+                for (size_t k = 0; k < kg[slot].n; k++)
+                    if (ids_meet(&f->items[g[kg[slot].idx[k]].first], fi)) {
+                        found = kg[slot].idx[k];
+                        break;
+                    }
+            } else {
+                kg = vx_xgrow(kg, sizeof(*kg), n_kg + 1, &cap_kg);
+                memset(&kg[n_kg], 0, sizeof(kg[n_kg]));
+                slot = n_kg++;
+                /* nocheck: an identity is any text, not necessarily UTF-8 */
+                json_object_set_new_nocheck(by_key, key, json_integer((json_int_t)slot));
+            }
         }
         if (found == SIZE_MAX) {
             g = vx_xgrow(g, sizeof(*g), ng + 1, &cap);
-            keys = vx_xrealloc(keys, cap * sizeof(*keys));
             next = vx_xgrow(next, sizeof(*next), ng + 1, &cap_next);
             memset(&g[ng], 0, sizeof(g[ng]));
             g[ng].pkg = pkg;
             g[ng].first = i;
-            keys[ng] = key;
-            key = NULL;
             next[ng] = 0;
             if (pkg >= 0) {
                 next[ng] = head[pkg];
                 head[pkg] = ng + 1;
+            } else {
+                struct key_groups *k = &kg[slot];
+
+                k->idx = vx_xgrow(k->idx, sizeof(*k->idx), k->n + 1, &k->cap);
+                k->idx[k->n++] = ng;
             }
             found = ng++;
         }
@@ -263,9 +288,10 @@ static struct group *make_groups(const struct vx_findings *f, size_t n_pkgs, siz
         g[found].members[g[found].n++] = i;
         free(key);
     }
-    for (size_t i = 0; i < ng; i++)
-        free(keys[i]);
-    free(keys);
+    for (size_t i = 0; i < n_kg; i++)
+        free(kg[i].idx);
+    free(kg);
+    json_decref(by_key);
     free(head);
     free(next);
     *n_groups = ng;
@@ -274,10 +300,50 @@ static struct group *make_groups(const struct vx_findings *f, size_t n_pkgs, siz
 
 /* ---- per-package file view ---------------------------------------------------------------- */
 
+/* What the run did to one package's files. The same for every verdict of the package, so it
+ * is computed once (on the package's first verdict) and the verdicts share its lists. */
+struct pkg_evidence {
+    bool done;
+    size_t code_files, code_touched, data_touched;
+    bool strong;            /* exec / mmap-exec / interp seen, not only an open */
+    const char *first_code; /* borrowed from the owners index */
+    char **files;           /* first MAX_FILES_KEPT paths: one block (see pack), or NULL */
+    size_t n_files;
+    char **touched; /* first MAX_TOUCHED_KEPT "path (how)": one block, or NULL */
+    size_t n_touched;
+};
+
 struct pkg_files {
     const char **paths; /* canonical present paths (borrowed from the owners index) */
     size_t n, cap;
+    struct pkg_evidence ev;
 };
+
+/* n strings "a[i]" (or "a[i] (b[i])" when b is given) in one allocation: the pointer array
+ * first, the text after it, so one free(3) releases the lot. NULL when n is 0. */
+static char **pack(const char *const *a, const char *const *b, size_t n)
+{
+    size_t bytes = n * sizeof(char *), off;
+    char **out;
+    char *text;
+
+    if (n == 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(a[i]) + 1 + (b ? strlen(b[i]) + 3 : 0);
+    out = vx_xmalloc(bytes);
+    text = (char *)(out + n);
+    off = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t left = bytes - n * sizeof(char *) - off;
+        int len = b ? snprintf(text + off, left, "%s (%s)", a[i], b[i])
+                    : snprintf(text + off, left, "%s", a[i]);
+
+        out[i] = text + off;
+        off += (size_t)len + 1;
+    }
+    return out;
+}
 
 static struct pkg_files *files_by_pkg(const struct vx_inventory *inv)
 {
@@ -298,6 +364,13 @@ static struct pkg_files *files_by_pkg(const struct vx_inventory *inv)
 
 /* ---- one verdict ---------------------------------------------------------------------------- */
 
+/* A package under one of its names (its own or its source's). */
+struct name_ent {
+    const char *name; /* borrowed from the inventory */
+    int type;
+    size_t pkg;
+};
+
 struct ctx {
     const struct vx_inventory *inv;
     const struct vx_findings *f;
@@ -309,6 +382,12 @@ struct ctx {
     bool complete;
     bool exited_early; /* the workload exited before the observation window ended */
     int64_t lost;
+    void **blocks; /* the packs of every pkg_evidence, handed to the result */
+    size_t n_blocks, cap_blocks;
+    struct name_ent *names; /* see build_names */
+    size_t n_names;
+    size_t n_of_type[VX_PKG_TYPE_COUNT];
+    bool names_built;
 };
 
 static bool os_type(const char *t)
@@ -316,25 +395,66 @@ static bool os_type(const char *t)
     return t && (!strcmp(t, "deb") || !strcmp(t, "apk") || !strcmp(t, "rpm"));
 }
 
+static int cmp_name_ent(const void *a, const void *b)
+{
+    const struct name_ent *x = a, *y = b;
+    int c = x->type != y->type ? (x->type < y->type ? -1 : 1) : strcmp(x->name, y->name);
+
+    return c ? c : (x->pkg > y->pkg) - (x->pkg < y->pkg);
+}
+
+/* The inventory's packages by (type, name) and (type, source name), sorted, and the count
+ * of packages of each type: built on the first unbound finding. */
+static void build_names(struct ctx *c)
+{
+    size_t n = 0;
+
+    c->names = vx_xcalloc(2 * c->inv->n_pkgs + 1, sizeof(*c->names));
+    for (size_t i = 0; i < c->inv->n_pkgs; i++) {
+        const struct vx_pkg *p = &c->inv->pkgs[i];
+
+        if ((unsigned)p->type < VX_PKG_TYPE_COUNT)
+            c->n_of_type[p->type]++;
+        c->names[n++] = (struct name_ent){p->name, (int)p->type, i};
+        if (p->source_name)
+            c->names[n++] = (struct name_ent){p->source_name, (int)p->type, i};
+    }
+    qsort(c->names, n, sizeof(*c->names), cmp_name_ent);
+    c->n_names = n;
+    c->names_built = true;
+}
+
 /* rule 1: a finding bound to nothing */
-static void decide_unbound(const struct ctx *c, const struct vx_finding *fi, struct vx_verdict *v)
+static void decide_unbound(struct ctx *c, const struct vx_finding *fi, struct vx_verdict *v)
 {
     int t = fi->type ? vx_pkg_type_parse(fi->type) : -1;
     size_t n_of_type = 0;
     bool have_name = false;
     const char *other_version = NULL;
 
-    for (size_t i = 0; t >= 0 && fi->name && i < c->inv->n_pkgs; i++) {
-        const struct vx_pkg *p = &c->inv->pkgs[i];
+    if (t >= 0 && fi->name) {
+        struct name_ent want = {fi->name, t, 0};
+        size_t lo = 0, hi;
 
-        if ((int)p->type != t)
-            continue;
-        n_of_type++;
-        /* a scanner may name the source package; then the package is there in some form */
-        if (strcmp(p->name, fi->name) == 0 ||
-            (p->source_name && !strcmp(p->source_name, fi->name))) {
+        if (!c->names_built)
+            build_names(c);
+        n_of_type = c->n_of_type[t];
+        hi = c->n_names;
+        while (lo < hi) { /* first entry >= (t, name, 0) */
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (cmp_name_ent(&c->names[mid], &want) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        /* a scanner may name the source package; then the package is there in some form.
+         * Of several packages with that name, the last in inventory order gives the version
+         * (entries are sorted by package index, so the last match) */
+        for (; lo < c->n_names && c->names[lo].type == t && !strcmp(c->names[lo].name, fi->name);
+             lo++) {
             have_name = true;
-            other_version = p->version;
+            other_version = c->inv->pkgs[c->names[lo].pkg].version;
         }
     }
     v->status = VX_VEX_UNDER_INVESTIGATION;
@@ -405,44 +525,75 @@ static void symbol_view(const struct ctx *c, const struct group *g, const struct
     }
 }
 
-static void decide_bound(const struct ctx *c, const struct group *g, struct vx_verdict *v)
+/* Fills pf->ev: the package's present files and what touched them. */
+static void package_evidence(struct ctx *c, struct pkg_files *pf)
 {
-    const struct vx_pkg *p = &c->inv->pkgs[g->pkg];
-    const struct pkg_files *pf = &c->pf[g->pkg];
-    const struct vx_finding *f0 = &c->f->items[g->first];
-    size_t code_files = 0, code_touched = 0, data_touched = 0, cap_t = 0, cap_f = 0;
-    bool strong = false; /* exec / mmap-exec / interp seen, not only an open */
-    size_t named, absent, zero, called, unknown;
-    const char *first_code = NULL;
-    double conf;
+    struct pkg_evidence *ev = &pf->ev;
+    const char *tpaths[MAX_TOUCHED_KEPT];
+    char hows[MAX_TOUCHED_KEPT][64];
+    const char *hp[MAX_TOUCHED_KEPT];
+    size_t nt = 0;
 
-    /* evidence: the package's present files and what touched them */
-    v->n_files_total = (int64_t)pf->n;
+    ev->done = true;
     for (size_t i = 0; i < pf->n; i++) {
         const struct vx_trace_file *tf = c->prof ? profile_file(c->prof, pf->paths[i]) : NULL;
         bool code = is_code_path(pf->paths[i]);
-        char how[64];
 
-        code_files += code;
-        if (v->n_files < MAX_FILES_KEPT)
-            add_str(&v->files, &v->n_files, &cap_f, vx_xstrdup(pf->paths[i]));
+        ev->code_files += code;
         if (!tf)
             continue;
         if (tf->how & (VX_HOW_EXEC | VX_HOW_MMAP_EXEC | VX_HOW_INTERP)) {
-            strong = true;
+            ev->strong = true;
             code = true;
         }
         if (code) {
-            code_touched++;
-            if (!first_code)
-                first_code = pf->paths[i];
+            ev->code_touched++;
+            if (!ev->first_code)
+                ev->first_code = pf->paths[i];
         } else {
-            data_touched++;
+            ev->data_touched++;
         }
-        how_str(tf->how, how, sizeof(how));
-        if (v->n_touched < MAX_TOUCHED_KEPT)
-            add_str(&v->touched, &v->n_touched, &cap_t, vx_xasprintf("%s (%s)", pf->paths[i], how));
+        if (nt < MAX_TOUCHED_KEPT) {
+            how_str(tf->how, hows[nt], sizeof(hows[nt]));
+            hp[nt] = hows[nt];
+            tpaths[nt++] = pf->paths[i];
+        }
     }
+    ev->n_files = pf->n < MAX_FILES_KEPT ? pf->n : MAX_FILES_KEPT;
+    ev->files = pack(pf->paths, NULL, ev->n_files);
+    ev->n_touched = nt;
+    ev->touched = pack(tpaths, hp, nt);
+    c->blocks = vx_xgrow(c->blocks, sizeof(*c->blocks), c->n_blocks + 2, &c->cap_blocks);
+    if (ev->files)
+        c->blocks[c->n_blocks++] = ev->files;
+    if (ev->touched)
+        c->blocks[c->n_blocks++] = ev->touched;
+}
+
+static void decide_bound(struct ctx *c, const struct group *g, struct vx_verdict *v)
+{
+    const struct vx_pkg *p = &c->inv->pkgs[g->pkg];
+    struct pkg_files *pf = &c->pf[g->pkg];
+    const struct vx_finding *f0 = &c->f->items[g->first];
+    size_t code_files, code_touched, data_touched;
+    bool strong;
+    size_t named, absent, zero, called, unknown;
+    const char *first_code;
+    double conf;
+
+    /* evidence: the package's present files and what touched them (shared by its verdicts) */
+    if (!pf->ev.done)
+        package_evidence(c, pf);
+    code_files = pf->ev.code_files;
+    code_touched = pf->ev.code_touched;
+    data_touched = pf->ev.data_touched;
+    strong = pf->ev.strong;
+    first_code = pf->ev.first_code;
+    v->n_files_total = (int64_t)pf->n;
+    v->files = pf->ev.files;
+    v->n_files = pf->ev.n_files;
+    v->touched = pf->ev.touched;
+    v->n_touched = pf->ev.n_touched;
 
     /* rule 2: fixed */
     /* Only when the report is about another version than the image has: if the scanner saw
@@ -571,12 +722,7 @@ static void verdict_release(struct vx_verdict *v)
 {
     free(v->findings);
     free(v->reason);
-    for (size_t i = 0; i < v->n_files; i++)
-        free(v->files[i]);
-    free(v->files);
-    for (size_t i = 0; i < v->n_touched; i++)
-        free(v->touched[i]);
-    free(v->touched);
+    /* files and touched belong to the result (shared by the package's verdicts) */
     for (size_t i = 0; i < v->n_symbols_called; i++)
         free(v->symbols_called[i]);
     free(v->symbols_called);
@@ -589,6 +735,9 @@ void vx_reach_result_free(struct vx_reach_result *r)
     for (size_t i = 0; i < r->n; i++)
         verdict_release(&r->verdicts[i]);
     free(r->verdicts);
+    for (size_t i = 0; i < r->n_shared; i++)
+        free(r->shared[i]);
+    free(r->shared);
     free(r->run_reason);
     free(r);
 }
@@ -681,6 +830,8 @@ int vx_reach_decide(const struct vx_inventory *inv, const struct vx_findings *f,
     r->run_confidence = c.run_c;
     r->run_reason = run_why;
     r->profile_complete = c.complete;
+    r->shared = c.blocks;
+    r->n_shared = c.n_blocks;
     run_why = NULL;
     *out = r;
 
@@ -691,6 +842,7 @@ int vx_reach_decide(const struct vx_inventory *inv, const struct vx_findings *f,
     for (size_t i = 0; i < inv->n_pkgs; i++)
         free(c.pf[i].paths);
     free(c.pf);
+    free(c.names);
     free(run_why);
     return 0;
 }

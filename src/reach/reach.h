@@ -54,7 +54,8 @@ struct vx_verdict {
     enum vx_vex_justification justification;
     double confidence; /* 0..1 */
     char *reason;      /* one line, human */
-    char **files;      /* the package's files present in the image (capped at 200) */
+    /* files and touched belong to the result and are shared by the package's verdicts */
+    char **files; /* the package's files present in the image (capped at 200) */
     size_t n_files;
     int64_t n_files_total; /* before the cap */
     char **touched;        /* "path (exec,mmap-exec)" of the package's files seen in the run */
@@ -70,6 +71,8 @@ struct vx_reach_result {
     double run_confidence; /* the run-level factor of the formula */
     char *run_reason;      /* why the run factor is what it is */
     bool profile_complete;
+    void **shared; /* private: the blocks the verdicts' files and touched point into */
+    size_t n_shared;
 };
 
 /* Decides every bound and unbound finding. profile may be NULL (no run: nothing can be
