@@ -315,7 +315,8 @@ struct pkg_evidence {
 
 struct pkg_files {
     const char **paths; /* canonical present paths (borrowed from the owners index) */
-    size_t n, cap;
+    const struct vx_trace_file **seen; /* each path's profile entry, or NULL */
+    size_t n, cap, cap_seen;
     struct pkg_evidence ev;
 };
 
@@ -345,18 +346,39 @@ static char **pack(const char *const *a, const char *const *b, size_t n)
     return out;
 }
 
-static struct pkg_files *files_by_pkg(const struct vx_inventory *inv)
+/* Each package's present paths, each with its profile entry. The owners index and the
+ * profile are both sorted by path (strcmp), so one merge walk over the two finds every entry;
+ * should the owners turn out not to be in order, the rest is looked up one by one. */
+static struct pkg_files *files_by_pkg(const struct vx_inventory *inv,
+                                      const struct vx_trace_profile *prof)
 {
     struct pkg_files *pf = vx_xcalloc(inv->n_pkgs + 1, sizeof(*pf));
+    bool in_order = true;
+    size_t j = 0;
 
     for (size_t i = 0; i < inv->n_owners; i++) {
         const struct vx_inv_owner *o = &inv->owners[i];
+        const struct vx_trace_file *tf = NULL;
         struct pkg_files *p;
 
+        if (i > 0 && in_order && strcmp(inv->owners[i - 1].path, o->path) > 0)
+            in_order = false;
         if (!o->present || o->pkg >= inv->n_pkgs)
             continue;
+        if (prof && in_order) {
+            int c = 1;
+
+            while (j < prof->n_files && (c = strcmp(prof->files[j].path, o->path)) < 0)
+                j++;
+            if (j < prof->n_files && c == 0)
+                tf = &prof->files[j];
+        } else if (prof) {
+            tf = profile_file(prof, o->path);
+        }
         p = &pf[o->pkg];
         p->paths = vx_xgrow(p->paths, sizeof(*p->paths), p->n + 1, &p->cap);
+        p->seen = vx_xgrow(p->seen, sizeof(*p->seen), p->n + 1, &p->cap_seen);
+        p->seen[p->n] = tf;
         p->paths[p->n++] = o->path;
     }
     return pf;
@@ -536,7 +558,7 @@ static void package_evidence(struct ctx *c, struct pkg_files *pf)
 
     ev->done = true;
     for (size_t i = 0; i < pf->n; i++) {
-        const struct vx_trace_file *tf = c->prof ? profile_file(c->prof, pf->paths[i]) : NULL;
+        const struct vx_trace_file *tf = pf->seen[i];
         bool code = is_code_path(pf->paths[i]);
 
         ev->code_files += code;
@@ -780,7 +802,7 @@ int vx_reach_decide(const struct vx_inventory *inv, const struct vx_findings *f,
     c.f = f;
     c.prof = profile;
     c.opts = opts;
-    c.pf = files_by_pkg(inv);
+    c.pf = files_by_pkg(inv, profile);
     c.run_c = run_factor(facts, profile, &run_why);
     c.run_why = run_why;
     c.complete = profile && profile->complete;
@@ -839,8 +861,10 @@ int vx_reach_decide(const struct vx_inventory *inv, const struct vx_findings *f,
         free(g[i].members);
     free(g);
     free(tmp);
-    for (size_t i = 0; i < inv->n_pkgs; i++)
+    for (size_t i = 0; i < inv->n_pkgs; i++) {
         free(c.pf[i].paths);
+        free(c.pf[i].seen);
+    }
     free(c.pf);
     free(c.names);
     free(run_why);

@@ -32,16 +32,15 @@ static char *purl_name(const char *purl)
     return vx_xstrndup(slash, (size_t)(end - slash));
 }
 
-/* Index of s in a string list held by a JSON array of strings, appending it when new. */
-static size_t intern(json_t *list, const char *s)
+/* True the first time s is offered to set (a JSON object used as a hash set: a lookup per
+ * string, where a list would cost a scan of every earlier one). A string jansson refuses
+ * (not UTF-8) is never recorded, so it is "new" every time, as it was with a list. */
+static bool first_time(json_t *set, const char *s)
 {
-    size_t i;
-
-    for (i = 0; i < json_array_size(list); i++)
-        if (!strcmp(json_string_value(json_array_get(list, i)), s))
-            return i;
-    json_array_append_new(list, json_string(s));
-    return i;
+    if (json_object_get(set, s))
+        return false;
+    json_object_set_new(set, s, json_true());
+    return true;
 }
 
 static const char *cdx_state(enum vx_vex_status s)
@@ -92,7 +91,7 @@ char *vx_vex_cyclonedx(const struct vx_vex_doc *d, const char *serial_uuid)
 {
     json_t *root = json_object(), *meta = json_object(), *tools = json_object();
     json_t *tool = json_object(), *comps = json_array(), *vulns = json_array();
-    json_t *seen = json_array();
+    json_t *seen = json_object();
     char ts[32], conf[16], *out;
 
     vx_time_iso8601(d->timestamp_ms, ts, sizeof(ts));
@@ -122,9 +121,7 @@ char *vx_vex_cyclonedx(const struct vx_vex_doc *d, const char *serial_uuid)
         const char *j = cdx_justification(s->justification);
 
         for (size_t k = 0; k < s->n_subcomponents; k++) {
-            size_t before = json_array_size(seen);
-
-            if (intern(seen, s->subcomponents[k]) == before)
+            if (first_time(seen, s->subcomponents[k]))
                 json_array_append_new(comps, cdx_component("library", s->subcomponents[k]));
             json_array_append_new(affects, json_pack("{ss}", "ref", s->subcomponents[k]));
         }
@@ -190,7 +187,7 @@ char *vx_vex_csaf(const struct vx_vex_doc *d)
 {
     json_t *root = json_object(), *doc = json_object(), *tree = json_object();
     json_t *fpn = json_array(), *rels = json_array(), *vulns = json_array();
-    json_t *pkgs = json_array(), *pairs = json_array();
+    json_t *pkgs = json_object(), *pairs = json_object(); /* sets of what is listed */
     char ts[32], *out;
 
     vx_time_iso8601(d->timestamp_ms, ts, sizeof(ts));
@@ -231,9 +228,7 @@ char *vx_vex_csaf(const struct vx_vex_doc *d)
         char conf[64];
 
         for (size_t k = 0; k < s->n_subcomponents; k++) {
-            size_t before = json_array_size(pkgs);
-
-            if (intern(pkgs, s->subcomponents[k]) == before) {
+            if (first_time(pkgs, s->subcomponents[k])) {
                 char *name = purl_name(s->subcomponents[k]);
 
                 json_array_append_new(
@@ -243,9 +238,8 @@ char *vx_vex_csaf(const struct vx_vex_doc *d)
             }
             for (size_t p = 0; p < d->n_products; p++) {
                 char *pair = vx_xasprintf("%s:%s", d->products[p], s->subcomponents[k]);
-                size_t before_pairs = json_array_size(pairs);
 
-                if (intern(pairs, pair) == before_pairs) {
+                if (first_time(pairs, pair)) {
                     char *name = purl_name(s->subcomponents[k]);
 
                     json_array_append_new(

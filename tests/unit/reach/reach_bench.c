@@ -1,5 +1,5 @@
 /* reach_bench.c -- times the reach and vex phases on a synthetic case built in memory:
- * `reach_bench PKGS FILES FINDINGS RUNS [OPENVEX_OUT]`.
+ * `reach_bench PKGS FILES FINDINGS RUNS [OUT_PREFIX]`.
  *
  * The case: PKGS deb packages (pkgI at version 1.I-1, every tenth with epoch 1) sharing FILES
  * files evenly (a tenth shared objects, a tenth programs, a fifth Python modules, the rest
@@ -14,8 +14,9 @@
  * Each of RUNS rounds times, on the same inputs: vx_reach_decide (every verdict),
  * vx_reach_statements, vx_vex_openvex, vx_vex_cyclonedx, vx_vex_csaf and vx_reach_json, and
  * (the serialisation floor) json_dumps of the OpenVEX document already parsed into jansson.
- * Prints "name median_ms" lines, then the verdict counts; OPENVEX_OUT gets the OpenVEX
- * document of the last round (the script's baseline reads it).
+ * Prints "name median_ms" lines, then the verdict counts; OUT_PREFIX.openvex.json,
+ * .cyclonedx.json and .csaf.json get the documents of the last round (the script's baseline
+ * reads the OpenVEX one).
  */
 #include "common/setup.h"
 
@@ -265,6 +266,22 @@ static void profile_free(struct vx_trace_profile *p)
     free(p);
 }
 
+/* PREFIX.NAME.json gets doc. */
+static int write_doc(const char *prefix, const char *name, const char *doc)
+{
+    char *path = vx_xasprintf("%s.%s.json", prefix, name);
+    FILE *out = fopen(path, "we");
+    size_t len = strlen(doc);
+    int rc = 0;
+
+    if (!out || fwrite(doc, 1, len, out) != len || fclose(out) != 0) {
+        fprintf(stderr, "reach_bench: cannot write '%s': %s\n", path, strerror(errno));
+        rc = -1;
+    }
+    free(path);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const struct vx_run_facts facts = {.ran = true,
@@ -287,15 +304,15 @@ int main(int argc, char **argv)
     struct vx_trace_profile *prof;
     struct vx_err *err = NULL;
     struct vx_reach_result *last = NULL;
-    char *openvex_last = NULL;
-    size_t openvex_bytes = 0, n_stm = 0;
+    char *openvex_last = NULL, *cdx_last = NULL, *csaf_last = NULL;
+    size_t openvex_bytes = 0, rj_bytes = 0, n_stm = 0;
     int64_t npk, nfiles, nf, runs;
 
     if ((argc != 5 && argc != 6) || vx_parse_i64(argv[1], 1, 1000000, &npk) < 0 ||
         vx_parse_i64(argv[2], 0, 50000000, &nfiles) < 0 ||
         vx_parse_i64(argv[3], 2, 1000000, &nf) < 0 ||
         vx_parse_i64(argv[4], 1, MAX_RUNS, &runs) < 0) {
-        fprintf(stderr, "usage: reach_bench PKGS FILES FINDINGS RUNS [OPENVEX_OUT]\n");
+        fprintf(stderr, "usage: reach_bench PKGS FILES FINDINGS RUNS [OUT_PREFIX]\n");
         return 2;
     }
     inv = make_inventory(npk, nfiles);
@@ -363,11 +380,14 @@ int main(int argc, char **argv)
         free(dumped);
 
         free(openvex_last);
+        free(cdx_last);
+        free(csaf_last);
         openvex_last = ov;
+        cdx_last = cdx;
+        csaf_last = csaf;
         openvex_bytes = strlen(ov);
         n_stm = stm.n;
-        free(cdx);
-        free(csaf);
+        rj_bytes = strlen(rj);
         free(rj);
         vx_reach_statements_free(&stm);
         vx_reach_result_free(last);
@@ -383,17 +403,15 @@ int main(int argc, char **argv)
     printf("verdicts %zu\naffected %zu\nnot_affected %zu\nunder_investigation %zu\nfixed %zu\n",
            last->n, last->n_affected, last->n_not_affected, last->n_under_investigation,
            last->n_fixed);
-    printf("statements %zu\nopenvex_bytes %zu\n", n_stm, openvex_bytes);
-    if (argc == 6) {
-        FILE *out = fopen(argv[5], "we");
-
-        if (!out || fwrite(openvex_last, 1, openvex_bytes, out) != openvex_bytes ||
-            fclose(out) != 0) {
-            fprintf(stderr, "reach_bench: cannot write '%s': %s\n", argv[5], strerror(errno));
-            return 2;
-        }
-    }
+    printf("n_statements %zu\nopenvex_bytes %zu\nreach_json_bytes %zu\n", n_stm, openvex_bytes,
+           rj_bytes);
+    if (argc == 6 && (write_doc(argv[5], "openvex", openvex_last) < 0 ||
+                      write_doc(argv[5], "cyclonedx", cdx_last) < 0 ||
+                      write_doc(argv[5], "csaf", csaf_last) < 0))
+        return 2;
     free(openvex_last);
+    free(cdx_last);
+    free(csaf_last);
     vx_reach_result_free(last);
     profile_free(prof);
     vx_findings_free(f);
