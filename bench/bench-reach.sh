@@ -75,7 +75,8 @@ printf '  %-34s %9s ms\n' "CycloneDX (vx_vex_cyclonedx)" "${m[cyclonedx]}" \
     "CSAF (vx_vex_csaf)" "${m[csaf]}" \
     "results JSON (vx_reach_json)" "${m[reach_json]}" \
     "jansson json_dumps of the OpenVEX" "${m[jansson_dump]}"
-echo "  (results JSON: ${m[reach_json_bytes]} bytes; CycloneDX and CSAF are written from the same statements)"
+echo "  (results JSON: ${m[reach_json_bytes]} bytes; CycloneDX and CSAF are written from" \
+    "the same statements)"
 echo "baseline python3 json.dumps of the same OpenVEX document: ${base_ms} ms" \
     "(serialisation only; ${base_same//_/ })"
 echo "ratio (reach + vex) / baseline: ${ratio}"

@@ -35,7 +35,7 @@
 #define MAX_RUNS 51
 
 enum { T_REACH, T_STM, T_OPENVEX, T_CDX, T_CSAF, T_JSON, T_DUMP, T_COUNT };
-static const char *const t_names[T_COUNT] = {"reach", "statements", "openvex", "cyclonedx",
+static const char *const t_names[T_COUNT] = {"reach", "statements", "openvex",     "cyclonedx",
                                              "csaf",  "reach_json", "jansson_dump"};
 
 static double now_ms(void)
@@ -159,8 +159,8 @@ static struct vx_findings *make_findings(const struct vx_inventory *inv, int64_t
         if (kind == 0) { /* a package the image does not have */
             x->name = vx_xasprintf("absent%zu", p);
             x->version = vx_xstrdup(ver);
-            x->purl = vx_xasprintf("pkg:deb/debian/absent%zu@%s?arch=amd64&distro=debian-12", p,
-                                   ver);
+            x->purl =
+                vx_xasprintf("pkg:deb/debian/absent%zu@%s?arch=amd64&distro=debian-12", p, ver);
             x->fixed_version = vx_xasprintf("1.%zu-2", p);
             x->unbound_reason = vx_xasprintf("no package 'absent%zu' in the inventory", p);
             continue;
@@ -168,11 +168,11 @@ static struct vx_findings *make_findings(const struct vx_inventory *inv, int64_t
         if (kind == 1) { /* another version of an installed package */
             x->name = vx_xasprintf("pkg%zu", p);
             x->version = vx_xasprintf("0.%zu-1", p);
-            x->purl = vx_xasprintf("pkg:deb/debian/pkg%zu@0.%zu-1?arch=amd64&distro=debian-12", p,
-                                   p);
+            x->purl =
+                vx_xasprintf("pkg:deb/debian/pkg%zu@0.%zu-1?arch=amd64&distro=debian-12", p, p);
             x->fixed_version = vx_xasprintf("0.%zu-2", p);
-            x->unbound_reason = vx_xasprintf("pkg%zu is installed at %s only", p,
-                                             inv->pkgs[p].version);
+            x->unbound_reason =
+                vx_xasprintf("pkg%zu is installed at %s only", p, inv->pkgs[p].version);
             continue;
         }
         if (kind == 4) { /* a second scanner repeats the previous finding */
@@ -190,8 +190,8 @@ static struct vx_findings *make_findings(const struct vx_inventory *inv, int64_t
         if (kind == 4)
             x->purl = vx_xasprintf("pkg:deb/debian/pkg%zu@%s", p, ver);
         else
-            x->purl = vx_xasprintf("pkg:deb/debian/pkg%zu@%s?arch=amd64&distro=debian-12%s", p,
-                                   ver, epoch ? "&epoch=1" : "");
+            x->purl = vx_xasprintf("pkg:deb/debian/pkg%zu@%s?arch=amd64&distro=debian-12%s", p, ver,
+                                   epoch ? "&epoch=1" : "");
         if (kind == 3) {
             x->aliases = vx_xcalloc(1, sizeof(*x->aliases));
             x->aliases[0] = vx_xasprintf("GHSA-%04" PRId64 "-abcd-efgh", i % 10000);
@@ -398,8 +398,8 @@ int main(int argc, char **argv)
         qsort(t[i], (size_t)runs, sizeof(double), cmp_double);
         printf("%s %.2f\n", t_names[i], t[i][runs / 2]);
     }
-    printf("packages %zu\nfiles %zu\nfindings %zu\nprofile_files %zu\n", inv->n_pkgs,
-           inv->n_owners, f->n, prof->n_files);
+    printf("packages %zu\nfiles %zu\nfindings %zu\nprofile_files %zu\n", inv->n_pkgs, inv->n_owners,
+           f->n, prof->n_files);
     printf("verdicts %zu\naffected %zu\nnot_affected %zu\nunder_investigation %zu\nfixed %zu\n",
            last->n, last->n_affected, last->n_not_affected, last->n_under_investigation,
            last->n_fixed);
