@@ -240,7 +240,13 @@ int vx_phase_sandbox(struct vx_phase_ctx *ctx, struct vx_err **err)
     if (r < 0)
         goto out;
     (void)chmod(state_dir, 0711);
-    name = vx_xasprintf("vx-%.40s", ctx->job->id);
+    /* One name per attempt (every return to the queue increments retry_count): a worker
+     * killed mid-run leaves its workload, runtime state and cgroups behind until its own
+     * reaper runs, and a retry on the same host must neither join those cgroups nor be
+     * killed by that reaper's `runtime delete --force`. */
+    name = ctx->job->retry_count > 0
+               ? vx_xasprintf("vx-%.40s-r%d", ctx->job->id, ctx->job->retry_count)
+               : vx_xasprintf("vx-%.40s", ctx->job->id);
     sc.runtime = pc && pc->runtime ? pc->runtime : "runc";
     sc.state_dir = state_dir;
     sc.job_dir = st->job_dir;
