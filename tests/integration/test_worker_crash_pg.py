@@ -9,7 +9,8 @@ retry joined the dead run's cgroups, and the restarted worker's start-up reaper
 -- the job still ended "complete", with a profile of a cut-short run.
 
 Checked: the retry's workload runs its whole window ("still up"), never shares a cgroup with
-the dead run's workload, the restarted worker removes the dead run, the job completes once,
+the dead run's workload, the restarted worker removes the dead run, the job's state history
+(a test-only audit trigger on the jobs table) shows one holder at a time and one complete,
 and nothing is left (records, runc containers, mounts, cgroups).
 
 Needs root (sandbox, tracer) and the fixtures "pg", "images" and "registry"; skips (77)
@@ -42,6 +43,20 @@ def read_env(var):
 IMAGES = read_env("VEXXY_FIXTURE_ENV")
 REGISTRY = read_env("VEXXY_REGISTRY_ENV")
 WINDOW_S = 8
+
+# Test-only audit of the job's state changes (old and new holder), on the throwaway database.
+AUDIT_SQL = """
+CREATE TABLE audit (seq BIGSERIAL PRIMARY KEY, job_id TEXT, old_state TEXT, new_state TEXT,
+  old_worker TEXT, new_worker TEXT);
+CREATE FUNCTION audit_fn() RETURNS trigger AS $$
+BEGIN
+  INSERT INTO audit (job_id, old_state, new_state, old_worker, new_worker)
+  VALUES (NEW.id, OLD.state, NEW.state, OLD.worker_id, NEW.worker_id);
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER audit_tr AFTER UPDATE ON jobs FOR EACH ROW
+  WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION audit_fn();
+"""
 
 
 def psql(url, sql):
@@ -107,7 +122,8 @@ class WorkerCrashTest(vxtest.ServerTestCase):
     def setUpClass(cls):
         super().setUpClass()
         os.chmod(cls.tmp, 0o711)  # the sandbox's user namespace walks down to the rootfs
-        cls.srv = cls.start_server(args=["--no-auth", "--workers", "0"])
+        cls.srv = cls.start_server(args=["--no-auth", "--workers", "0"])  # migrates
+        psql(cls.db.url, AUDIT_SQL)
         cls.workers = []
 
     @classmethod
@@ -181,6 +197,17 @@ class WorkerCrashTest(vxtest.ServerTestCase):
         self.assertGreaterEqual(ms, WINDOW_S * 1000 - 100, lines[0])
         rows = psql(self.db.url, "SELECT retry_count FROM jobs WHERE id = '%s'" % job)
         self.assertEqual(rows, [["1"]])
+
+        # the job's history: held by one worker at a time, released by the reaper on the
+        # dead holder's behalf, completed once
+        hist = psql(self.db.url, "SELECT old_state, new_state, coalesce(old_worker, ''),"
+                    " coalesce(new_worker, '') FROM audit WHERE job_id = '%s' ORDER BY seq"
+                    % job)
+        self.assertEqual(hist, [["queued", "running", "", "w1-0"],
+                                ["running", "queued", "w1-0", ""],
+                                ["queued", "running", "", "w0-0"],
+                                ["running", "analyzing", "w0-0", "w0-0"],
+                                ["analyzing", "complete", "w0-0", ""]])
 
         for w in (w0, w1b):
             self.assertEqual(w.records(), [], w.name)
