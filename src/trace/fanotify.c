@@ -26,7 +26,9 @@
  *
  * A reader thread polls the group fd and a stop pipe. Each event: readlink of
  * /proc/self/fd/N (the kernel's path, symlinks already resolved), fstat for dev/ino, close,
- * then the sink. FAN_Q_OVERFLOW (the kernel dropped events) and events without an fd count
+ * then the sink, then an ignore mark on the file for the kinds of event seen (the profile
+ * needs which files were opened or executed, not every open: counts and pids of a file are
+ * those of its first events). FAN_Q_OVERFLOW (the kernel dropped events) and events without an fd count
  * as lost: one overflow event stands for at least one lost event. On stop the thread reads
  * to EAGAIN before exiting, so nothing queued before the stop is dropped.
  *
@@ -202,6 +204,16 @@ static void handle_event(struct fan_state *s, const struct fanotify_event_metada
     }
     vx_trace_note_file(s->t, s->bi, s->n_mounts ? path : NULL, m->fd, dev,
                        have_st ? stx.stx_ino : 0, how, m->pid);
+    /* Seen: the kernel need not report this kind of event on this file to this group again
+     * (an ignore mask on its inode, kept across modifications). The profile needs which
+     * files were opened / executed, not every open: a server opening the same file per
+     * request otherwise costs the tracer an event, an fd and three syscalls per request.
+     * An exec after an open (or the reverse) is still reported: only the kinds seen are
+     * ignored. A failure only costs speed. */
+    if (have_st)
+        (void)fanotify_mark(s->fan_fd,
+                            FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY,
+                            m->mask & (FAN_OPEN | FAN_OPEN_EXEC | FAN_ACCESS), m->fd, NULL);
     if (m->pid != *last_pid) {
         vx_trace_note_proc(s->t, s->bi, m->pid, proc_ppid(m->pid), NULL, NULL, false, -1);
         *last_pid = m->pid;

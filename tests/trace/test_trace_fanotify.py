@@ -145,6 +145,27 @@ class ProbeTests(unittest.TestCase):
         # two exec'd programs, one loader: it ran twice
         self.assertGreaterEqual(len(files(prof)[LDSO]["pids"]), 1)
 
+    def test_seen_once_per_kind(self):
+        """A file opened 300 times is reported a handful of times (after the first event
+        the kernel is told to ignore opens of it), yet a later exec of a file first only
+        opened is still reported as exec."""
+        path = os.path.join(self.tmp, "many.txt")
+        with open(path, "w") as f:
+            f.write("x\n")
+        true = os.path.realpath("/bin/true")
+        script = ("i=0; while [ $i -lt 300 ]; do read x < %s; i=$((i+1)); done; "
+                  "cat %s > /dev/null; %s" % (path, true, true))
+        rc, prof, err = trace(["/bin/sh", "-c", script])
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(prof["complete"], prof["backends"])
+        fs = files(prof)
+        self.assertIn("open", fs[path]["how"])
+        self.assertLess(fs[path]["count"], 50, fs[path])
+        self.assertEqual(sorted(fs[true]["how"]), ["exec", "open"], fs[true])
+        events = prof["backends"][0]["events"]
+        self.assertLess(events, 150, prof["backends"])  # not 300+
+        print("  300 opens of one file: %d event(s) in all" % events, file=sys.stderr)
+
     def test_script(self):
         prof = self.run_probe("script", self.tmp)
         script = os.path.join(self.tmp, "probe-script.sh")
