@@ -86,6 +86,7 @@ struct bpf_obj {
         int bi;
     } jobs[VX_MAX_JOBS];
     uint32_t next_slot;
+    uint32_t next_gen; /* the gens map: a new job's generation (see vexxy.bpf.c "seen") */
 };
 
 struct ebpf_state {
@@ -446,6 +447,17 @@ static int ebpf_attach(struct vx_tracer *t, int bi, const struct vx_trace_target
                           VX_MAX_JOBS);
     slot = (uint32_t)s->slot;
     (void)bpf_map_update_elem(bpf_map__fd(o->skel->maps.drops), &slot, &zero, BPF_ANY);
+    {
+        /* a fresh generation: files the slot's last job saw are news to this one */
+        uint32_t gen;
+
+        pthread_mutex_lock(&o->mu);
+        gen = ++o->next_gen;
+        pthread_mutex_unlock(&o->mu);
+        if (bpf_map_update_elem(bpf_map__fd(o->skel->maps.gens), &slot, &gen, BPF_ANY))
+            return vx_err_set(err, VX_E_UNAVAILABLE, errno, "set the job's eBPF generation: %s",
+                              strerror(errno));
+    }
 
     if (cgroup) {
         struct stat st;

@@ -91,6 +91,29 @@ struct {
     __type(value, struct vx_bpf_event);
 } scratch SEC(".maps");
 
+/* Files already reported to a job, per kind of event: repeated opens of the same file (a
+ * server serving it per request) cost a map lookup instead of a path walk and an event.
+ * gen (per slot, set by user space when a job takes the slot) keeps a new job of a reused
+ * slot from inheriting the last one's entries; the LRU evicts what is no longer reachable. */
+struct seen_key {
+    __u32 gen, type;
+    __u64 dev, ino;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct seen_key);
+    __type(value, __u8);
+} seen SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, VX_MAX_JOBS);
+    __type(key, __u32);
+    __type(value, __u32); /* generation of the job in that slot */
+} gens SEC(".maps");
+
 static __always_inline void count_drop(__u32 slot)
 {
     __u64 *d = bpf_map_lookup_elem(&drops, &slot);
@@ -263,20 +286,38 @@ static __always_inline struct file *fd_file(int fd)
 
 static __always_inline int file_event(__u32 type, int slot, __u32 tgid, int fd, int nr)
 {
-    struct vx_bpf_event *e = new_event(type, slot, tgid);
-    struct file *f;
+    struct vx_bpf_event *e;
+    struct file *f = fd_file(fd);
+    struct seen_key k = {.type = type};
+    __u32 s = (__u32)slot, *g;
+    struct inode *in;
 
+    if (f) {
+        in = BPF_CORE_READ(f, f_inode);
+        g = bpf_map_lookup_elem(&gens, &s);
+        k.gen = g ? *g : 0;
+        k.dev = BPF_CORE_READ(in, i_sb, s_dev);
+        k.ino = BPF_CORE_READ(in, i_ino);
+        if (in && bpf_map_lookup_elem(&seen, &k))
+            return 0; /* reported to this job before */
+    }
+    e = new_event(type, slot, tgid);
     if (!e)
         return 0;
     e->num = nr;
-    f = fd_file(fd);
     if (!f) {
         e->flags |= VX_EVF_LOST;
         send(e);
         return 0;
     }
-    if (resolve_file(e, f))
+    if (resolve_file(e, f)) {
+        bool whole = !(e->flags & VX_EVF_LOST);
+        __u8 one = 1;
+
         send(e);
+        if (whole)
+            bpf_map_update_elem(&seen, &k, &one, BPF_ANY);
+    }
     return 0;
 }
 

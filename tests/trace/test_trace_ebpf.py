@@ -102,6 +102,20 @@ class EbpfTests(unittest.TestCase):
         prof = self.run_traced(["/bin/sh", "-c", f"cd {sub} && {PROBE} open rel.txt"])
         self.assert_how(prof, os.path.join(sub, "rel.txt"), "open")
 
+    def test_seen_once_per_kind(self):
+        """300 opens of one file: after the first, the kernel side finds the file in its
+        per-job "seen" map and sends nothing (no path walk, no event)."""
+        path = os.path.join(self.tmp, "many.txt")
+        with open(path, "w") as f:
+            f.write("x\n")
+        prof = self.run_traced(["/bin/sh", "-c", "i=0; while [ $i -lt 300 ]; do "
+                                f"read x < {path}; i=$((i+1)); done"])
+        self.assert_how(prof, path, "open")
+        self.assertLess(files(prof)[path]["count"], 5, files(prof)[path])
+        events = prof["backends"][0]["events"]
+        self.assertLess(events, 150, prof["backends"])
+        print(f"  300 opens of one file: {events} event(s) in all", file=sys.stderr)
+
     def test_killed(self):
         prof = self.run_traced(["/bin/sh", "-c", "kill -9 $$"], rc=128 + 9)
         sh = self.procs_by_argv0(prof, "/bin/sh")
