@@ -146,6 +146,8 @@ static void evict(const char *base, const char *keep, int max)
         e[n++].used = st.st_mtim;
     }
     closedir(dir);
+    if (n == 0)
+        return; /* only the entry being acquired (e is NULL: qsort must not see it) */
     qsort(e, n, sizeof(*e), by_age);
     for (size_t i = 0; i < n && n - i + 1 > (size_t)max; i++) {
         char *dirp = vx_xasprintf("%s/%s", base, e[i].name);
