@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/service.h" /* vx_service_tracer_list_ok */
 #include "common/alloc.h"
 #include "common/err.h"
 #include "common/fs.h"
@@ -90,18 +91,6 @@ static bool file_is_json(const char *path, char *why, size_t whylen)
     vx_err_free(&err);
     json_decref(v);
     free(text);
-    return ok;
-}
-
-static bool is_tracer_list(const char *s)
-{
-    static const char *const tracers[] = {"fanotify", "ebpf", "ptrace", NULL};
-    char *copy = vx_xstrdup(s), *save = NULL, *tok;
-    bool ok = *s != '\0';
-
-    for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        ok = ok && one_of(tok, tracers);
-    free(copy);
     return ok;
 }
 
@@ -482,7 +471,7 @@ int vx_cmd_analyze(int argc, char **argv)
             cfg.runtime = optarg;
             break;
         case 'T':
-            if (!is_tracer_list(optarg))
+            if (!vx_service_tracer_list_ok(optarg))
                 goto bad_value;
             cfg.tracers = optarg;
             break;

@@ -180,10 +180,16 @@ static bool words_in(const char *list, const char *const *words)
     return true;
 }
 
+bool vx_service_tracer_list_ok(const char *list)
+{
+    static const char *const tracers[] = {"fanotify", "ebpf", "ptrace", NULL};
+
+    return words_in(list, tracers);
+}
+
 int vx_service_pipeline_config(const struct vx_opt *o, struct vx_pipeline_config *pc)
 {
     static const char *const runtimes[] = {"runc", "crun", NULL};
-    static const char *const tracers[] = {"fanotify", "ebpf", "ptrace", NULL};
     const char *tr = o[VX_PIPE_TRACER].str;
 
     if (!words_in(o[VX_PIPE_RUNTIME].str, runtimes) || strchr(o[VX_PIPE_RUNTIME].str, ',')) {
@@ -191,7 +197,7 @@ int vx_service_pipeline_config(const struct vx_opt *o, struct vx_pipeline_config
                 o[VX_PIPE_RUNTIME].str);
         return -1;
     }
-    if (strcmp(tr, "auto") != 0 && !words_in(tr, tracers)) {
+    if (strcmp(tr, "auto") != 0 && !vx_service_tracer_list_ok(tr)) {
         fprintf(stderr,
                 "vexxy: --tracer must be auto or a comma list of fanotify, ebpf, ptrace, "
                 "not '%s'\n",

@@ -3,6 +3,7 @@
 #define VX_CMD_SERVICE_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 #include "cmd/opts.h"
 
@@ -32,6 +33,9 @@ extern const struct vx_opt vx_service_pipeline_opts[VX_PIPE_COUNT];
 /* Fills pc from the parsed table (borrowed strings: they live as long as o); 0 or -1 with the
  * offending option named on stderr. */
 int vx_service_pipeline_config(const struct vx_opt *o, struct vx_pipeline_config *pc);
+/* A non-empty comma list of tracer backends (fanotify, ebpf, ptrace): --tracer of serve,
+ * worker and analyze. */
+bool vx_service_tracer_list_ok(const char *list);
 
 /* Blocks SIGINT/SIGTERM/SIGHUP/SIGPIPE in the calling thread, before any thread starts, so
  * every thread inherits the mask and the main thread alone takes them with sigwait. */

@@ -33,23 +33,12 @@ import time
 import unittest
 
 import vxtest
+from vxdemo import read_env
 
 JOBS = 100
 LEASE_S = 5
 CONFIG = {"analysis_duration": 1, "test_timeout": 60, "command": ["busybox", "sleep", "30"]}
 LIVE = ("queued", "running", "analyzing")
-
-
-def read_env(var):
-    out = {}
-    path = os.environ.get(var)
-    if path and os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                k, _, v = line.strip().partition("=")
-                if k:
-                    out[k] = v
-    return out
 
 
 IMAGES = read_env("VEXXY_FIXTURE_ENV")

@@ -26,18 +26,7 @@ import time
 import unittest
 
 import vxtest
-
-
-def read_env(var):
-    out = {}
-    path = os.environ.get(var)
-    if path and os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                k, _, v = line.strip().partition("=")
-                if k:
-                    out[k] = v
-    return out
+from vxdemo import read_env
 
 
 IMAGES = read_env("VEXXY_FIXTURE_ENV")
